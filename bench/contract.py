@@ -1,0 +1,253 @@
+"""The detector contract: what a plugin receives, what it must return.
+
+A detector sees :class:`Case` objects already in the evaluation frame (under
+the default protocol: square-padded and resized to 256 x 256, float32 in
+[0, 1]) and returns one :class:`Prediction` per case in that same frame. The
+runner, never the plugin, applies thresholds and computes metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from bench.errors import ContractViolation
+
+#: Version of this contract. A plugin declares the version it was written
+#: against as ``Detector.api_version``; a different major version is refused.
+API_VERSION = 1
+
+Split = Literal["train", "valid", "test"]
+MODALITIES = ("brain", "liver", "retina")
+NORMAL, ANOMALOUS = 0, 1
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """One image, ready for a detector.
+
+    Attributes:
+        id: unique within the dataset, e.g. ``"test/Ungood/00012"``.
+        image: float32, H x W, grayscale in [0, 1].
+        mask: bool, H x W, the ground-truth lesion; ``None`` for normal cases
+            (all-zero truth) and for cases whose truth is unknown.
+        modality: ``"brain"``, ``"liver"``, ``"retina"`` or a plugin's own.
+        split: ``"train"``, ``"valid"`` or ``"test"``.
+        label: 0 normal, 1 anomalous.
+        source_bits: bit depth of the stored image (8, 16, or 32 for float);
+            the evaluation frame resizes 8-bit images in 8 bits, as the
+            paper's PIL pipeline does.
+    """
+
+    id: str
+    image: np.ndarray
+    mask: np.ndarray | None
+    modality: str
+    split: str
+    label: int
+    source_bits: int = 8
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.image.shape  # type: ignore[return-value]
+
+    def truth(self) -> np.ndarray:
+        """bool, H x W: the mask, or all-zero for a case without one."""
+        if self.mask is None:
+            return np.zeros(self.image.shape, dtype=bool)
+        return self.mask
+
+
+@dataclass(eq=False)
+class Prediction:
+    """What a detector returns for one case.
+
+    Attributes:
+        anomaly_map: float32, H x W, in the case's frame; larger is more
+            anomalous. Any finite range.
+        score: image-level anomaly score (larger is more anomalous).
+        mask: bool, H x W, the detector's own segmentation, or ``None`` when
+            the detector outputs only a map (the runner thresholds it).
+        extra_masks: optional named alternatives (bool, H x W) whose DICE is
+            stored per case beside the reported mask (e.g. all three of SAM's
+            multimask outputs).
+    """
+
+    anomaly_map: np.ndarray
+    score: float
+    mask: np.ndarray | None = None
+    extra_masks: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a detector can do; the runner and the listing read these.
+
+    Attributes:
+        outputs_mask: True for threshold-free detectors that return their
+            own mask; False for detectors that return only an anomaly map.
+        needs_fit: whether :meth:`Detector.fit` must see normal training cases.
+        modalities: modalities the detector supports; ``("*",)`` for any.
+        needs_weights: whether a pretrained checkpoint is normally required.
+        uses_validation: whether :meth:`Detector.calibrate` reads the
+            validation split (e.g. to normalise maps).
+    """
+
+    outputs_mask: bool
+    needs_fit: bool = True
+    modalities: tuple[str, ...] = ("*",)
+    needs_weights: bool = False
+    uses_validation: bool = False
+
+    def supports(self, modality: str) -> bool:
+        return "*" in self.modalities or modality in self.modalities
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "outputs_mask": self.outputs_mask,
+            "needs_fit": self.needs_fit,
+            "modalities": list(self.modalities),
+            "needs_weights": self.needs_weights,
+            "uses_validation": self.uses_validation,
+        }
+
+
+class DetectorConfig(BaseModel):
+    """Base of every detector's typed config: every field has a default.
+
+    Unknown keys are refused, values are validated (``"3"`` becomes ``3``
+    for an int field), and the resolved config is stored with every run.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    def config_hash(self) -> str:
+        """SHA-256 hex of the canonical JSON; identifies the config in the store."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+@dataclass
+class DetectorContext:
+    """What the runner lends a detector: where to work and on what device."""
+
+    device: str = "cpu"
+    seed: int = 0
+    work_dir: Path | None = None
+    batch_size: int = 8
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Provenance a detector reports after :meth:`Detector.fit`.
+
+    ``weights`` is a checkpoint name or ``"random-init"``; ``weights_sha256``
+    its digest (``None`` for random-init or weight-free methods). A
+    ``transductive`` detector used test-set statistics (labelled as such).
+    """
+
+    weights: str | None = None
+    weights_sha256: str | None = None
+    device: str = "cpu"
+    transductive: bool = False
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+class Detector(ABC):
+    """Base class of every detector plugin.
+
+    Subclasses set the class attributes and implement :meth:`predict` (and
+    :meth:`fit` when ``capabilities.needs_fit``). Calls happen in this order:
+    ``fit(train normals)``, ``calibrate(valid cases)`` (only when
+    ``capabilities.uses_validation``), ``predict(test batches)`` any number of
+    times, then ``finalize(all test predictions)`` once.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "0"
+    api_version: ClassVar[int] = API_VERSION
+    Config: ClassVar[type[DetectorConfig]] = DetectorConfig
+    capabilities: ClassVar[Capabilities]
+    #: Named partial configs, e.g. ``{"paper": {...}}``; ``default`` is implied.
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    description: ClassVar[str] = ""
+
+    def __init__(self, config: DetectorConfig | None = None, context: DetectorContext | None = None):
+        self.config = config if config is not None else self.Config()
+        self.context = context if context is not None else DetectorContext()
+
+    def fit(self, normal_cases: Sequence[Case]) -> None:
+        """Learn from normal training cases (iterated, possibly lazily, once)."""
+
+    def calibrate(self, valid_cases: Sequence[Case]) -> None:
+        """Read the validation split (normal and anomalous) before testing."""
+
+    @abstractmethod
+    def predict(self, cases: Sequence[Case]) -> list[Prediction]:
+        """Return one :class:`Prediction` per case, in order."""
+
+    def finalize(self, cases: Sequence[Case], predictions: list[Prediction]) -> list[Prediction]:
+        """Post-process every test prediction at once (transductive methods).
+
+        The default returns the predictions unchanged. ``cases`` load lazily.
+        """
+        return predictions
+
+    def needs_finalize(self) -> bool:
+        """True when :meth:`finalize` changes predictions under this config."""
+        return type(self).finalize is not Detector.finalize
+
+    def run_info(self) -> RunInfo:
+        return RunInfo(device=self.context.device)
+
+
+def validate_prediction(detector: str, case: Case, prediction: Any) -> Prediction:
+    """Check one prediction against the contract; return it with exact dtypes.
+
+    Raises:
+        ContractViolation: naming the detector and the case, and what was
+            expected and found.
+    """
+    where = f"detector `{detector}` on case `{case.id}`"
+    if not isinstance(prediction, Prediction):
+        raise ContractViolation(f"{where}: expected a Prediction, got {type(prediction).__name__}")
+    amap = np.asarray(prediction.anomaly_map)
+    if amap.shape != case.shape:
+        raise ContractViolation(f"{where}: anomaly_map shape {amap.shape}, expected {case.shape} (the case's frame)")
+    if not np.issubdtype(amap.dtype, np.floating):
+        raise ContractViolation(f"{where}: anomaly_map dtype {amap.dtype}, expected float32")
+    if not np.isfinite(amap).all():
+        bad = int((~np.isfinite(amap)).sum())
+        raise ContractViolation(f"{where}: anomaly_map has {bad} NaN or infinite values")
+    try:
+        score = float(prediction.score)
+    except (TypeError, ValueError) as exc:
+        raise ContractViolation(f"{where}: score {prediction.score!r} is not a number") from exc
+    if not np.isfinite(score):
+        raise ContractViolation(f"{where}: score is {score}, expected a finite number")
+    masks = {"mask": prediction.mask} if prediction.mask is not None else {}
+    masks.update({f"extra_masks[{k!r}]": v for k, v in prediction.extra_masks.items()})
+    checked: dict[str, np.ndarray] = {}
+    for label, m in masks.items():
+        arr = np.asarray(m)
+        if arr.shape != case.shape:
+            raise ContractViolation(f"{where}: {label} shape {arr.shape}, expected {case.shape}")
+        if arr.dtype != bool:
+            raise ContractViolation(f"{where}: {label} dtype {arr.dtype}, expected bool")
+        checked[label] = arr
+    return Prediction(
+        anomaly_map=amap.astype(np.float32, copy=False),
+        score=score,
+        mask=checked.get("mask"),
+        extra_masks={k: np.asarray(v) for k, v in prediction.extra_masks.items()},
+    )
