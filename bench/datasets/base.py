@@ -49,10 +49,13 @@ class Dataset(ABC):
     Attributes:
         name: registry name, e.g. ``"bmad-brain"``.
         modality: ``"brain"``, ``"liver"``, ``"retina"`` or another.
+        collection: where the files come from: ``"bmad"`` for the real
+            benchmark, ``"synthetic"`` for the embedded one, or another.
     """
 
     name: str
     modality: str
+    collection: str = "custom"
 
     @abstractmethod
     def cases(self, split: str) -> list[CaseRef]:
