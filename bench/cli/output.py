@@ -1,0 +1,74 @@
+"""Consoles and progress for the CLI: results to stdout, everything else to stderr."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+
+def out() -> Console:
+    return Console(soft_wrap=False)
+
+
+def err() -> Console:
+    return Console(stderr=True)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def print_json(data: Any) -> None:
+    """Plain JSON on stdout (NaN becomes null), for scripts."""
+    print(json.dumps(_clean(data), indent=2, sort_keys=False, default=str))
+
+
+class RichReporter:
+    """Draws the runner's phases as rich progress bars on stderr."""
+
+    def __init__(self) -> None:
+        self.console = err()
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self._task = None
+
+    def __enter__(self) -> RichReporter:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._finish()
+        self.progress.stop()
+
+    def _finish(self) -> None:
+        if self._task is not None:
+            task = self.progress.tasks[-1]
+            self.progress.update(self._task, completed=task.total if task.total is not None else 1, total=task.total or 1)
+
+    def phase(self, name: str, total: int | None) -> None:
+        self._finish()
+        self._task = self.progress.add_task(name, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._task is not None:
+            self.progress.advance(self._task, n)
+
+    def log(self, message: str) -> None:
+        self.progress.console.log(message)
