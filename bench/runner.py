@@ -106,6 +106,14 @@ def run_key(fields: dict) -> str:
     return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()
 
 
+def check_request(detector: str, preset: str | None, overrides: list[str], protocols: str, frame: str) -> None:
+    """Validate a request's names and values before any data is read or anything stored."""
+    cls: type[Detector] = get_detector_record(detector).obj
+    resolve_config(cls, preset, overrides)
+    parse_protocols(protocols)
+    get_frame(frame)
+
+
 def execute(request: RunRequest, store: Store, reporter: Reporter | None = None) -> RunResult:
     """Run one detector on one dataset's test split and store everything.
 

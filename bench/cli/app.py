@@ -59,7 +59,7 @@ def run_cli(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         if _state["debug"]:
             raise
-        err().print(f"[red]error:[/] {exc}", highlight=False)
+        err().print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 1
     return result if isinstance(result, int) else 0
 

@@ -32,8 +32,10 @@ def run_command(
 ) -> None:
     """Run detectors on a dataset's test split, score them and store the results."""
     from bench.datasets.registry import open_dataset
-    from bench.runner import RunFailed, RunRequest, execute
+    from bench.runner import RunFailed, RunRequest, check_request, execute
 
+    for name in detectors:
+        check_request(name, preset, list(overrides), threshold, frame)
     store = Store(db)
     data = open_dataset(dataset, data_root)
     failures = 0
@@ -54,7 +56,7 @@ def run_command(
                 result = execute(request, store, reporter)
         except RunFailed as exc:
             failures += 1
-            err().print(f"[red]error:[/] {exc}")
+            err().print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
             continue
         for protocol, summary in result.evaluations.items():
             dice = summary.get("dice")

@@ -1,0 +1,92 @@
+"""`mias-bench detectors` as a user runs it: subprocesses, real entry points."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fakedist import BROKEN, SUPPORT, write_dist
+
+from bench.cli.app import run_cli
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _cli(args, env_extra=None, cwd=None):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def example_site(tmp_path_factory):
+    """The example outside plugin, installed by pip into a folder of its own."""
+    target = tmp_path_factory.mktemp("example-site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(REPO / "examples" / "mias-bench-example-plugin")],
+        check=True,
+        capture_output=True,
+    )
+    return target
+
+
+def test_detectors_list_json_shows_outside_and_broken_plugins_and_exits_0(example_site, tmp_path):
+    broken = tmp_path / "broken-site"
+    write_dist(broken, "broken-plugins", BROKEN)
+    path = os.pathsep.join([str(example_site), str(broken), str(SUPPORT)])
+    proc = _cli(["detectors", "list", "--json"], {"PYTHONPATH": path})
+    assert proc.returncode == 0, proc.stderr
+    rows = {(r["name"], r["distribution"]): r for r in json.loads(proc.stdout)}
+    example = rows[("local-contrast", "mias-bench-example-plugin")]
+    assert example["status"] == "ok" and example["version"] == "0.2.0"
+    assert rows[("intensity-zscore", "mias-bench")]["status"] == "ok"
+    assert "a_dependency_that_is_not_installed" in rows[("broken-import", "broken-plugins")]["error"]
+    assert "duplicate name" in rows[("intensity-zscore", "broken-plugins")]["error"]
+    table = _cli(["detectors", "list"], {"PYTHONPATH": path})
+    assert table.returncode == 0 and "local-contrast" in table.stdout and "broken-import" in table.stdout
+
+
+def test_detectors_list_is_fast_and_imports_no_heavy_library():
+    code = (
+        "import sys, time; t=time.perf_counter(); from bench.cli.app import run_cli; run_cli(['detectors','list']);"
+        "heavy=[m for m in ('torch','anomalib','faiss','segment_anything','sklearn') if m in sys.modules];"
+        "print(heavy, time.perf_counter()-t, file=sys.stderr)"
+    )
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    elapsed = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith("[]"), proc.stderr
+    assert elapsed < 10  # the figure to quote comes from the benchmark; this only catches a heavy import
+
+
+def test_detectors_info_shows_schema_and_unknown_names_get_suggestions(capsys):
+    assert run_cli(["detectors", "info", "intensity-zscore", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["defaults"]["grid"] == 128 and "grid" in info["schema"]["properties"]
+    assert run_cli(["detectors", "info", "intensity-zscor"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown detector 'intensity-zscor'; did you mean 'intensity-zscore'" in err
+    assert "Traceback" not in err
+
+
+def test_errors_are_one_red_line_and_debug_shows_the_traceback(tmp_path):
+    notdb = tmp_path / "notes.db"
+    notdb.write_text("my notes")
+    proc = _cli(["leaderboard", "--db", str(notdb)])
+    assert proc.returncode == 1 and "is not an SQLite database" in proc.stderr and "Traceback" not in proc.stderr
+    assert notdb.read_text() == "my notes"
+    debug = _cli(["--debug", "leaderboard", "--db", str(notdb)])
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+def test_python_dash_m_bench_and_console_script_agree():
+    proc = _cli(["--help"])
+    assert proc.returncode == 0 and "detectors" in proc.stdout
