@@ -184,17 +184,38 @@ def summarize(
     for name, seq in (("masks", masks), ("truths", truths), ("labels", labels), ("scores", scores)):
         if len(seq) != n:
             raise BenchError(f"summarize: {n} maps but {len(seq)} {name}; expected one per case")
+    return {**mask_metrics(masks, truths, labels), **map_metrics(maps, truths, labels, scores)}
+
+
+def mask_metrics(masks: Sequence[np.ndarray], truths: Sequence[np.ndarray], labels: Sequence[int]) -> dict[str, float]:
+    """The metrics that depend on the predicted masks (and so on the threshold)."""
+    n = len(masks)
+    for name, seq in (("truths", truths), ("labels", labels)):
+        if len(seq) != n:
+            raise BenchError(f"summarize: {n} masks but {len(seq)} {name}; expected one per case")
     per_case = [dice(m, t) for m, t in zip(masks, truths, strict=True)]
     anomalous = [d for d, lab in zip(per_case, labels, strict=True) if lab == 1]
     normal = [d for d, lab in zip(per_case, labels, strict=True) if lab == 0]
     fp_area = [float(np.asarray(m, dtype=bool).mean()) for m, lab in zip(masks, labels, strict=True) if lab == 0]
-    pool = _PixelPool(maps, truths, regions=True)
-    # pixel_auroc comes before aupro: the full sort of normal pixels is then shared.
     return {
         "dice": _mean(anomalous),
         "dice_normal": _mean(normal),
         "fp_area_normal": _mean(fp_area),
         "dice_pooled": pooled_dice(masks, truths) if n else math.nan,
+    }
+
+
+def map_metrics(
+    maps: Sequence[np.ndarray], truths: Sequence[np.ndarray], labels: Sequence[int], scores: Sequence[float]
+) -> dict[str, float]:
+    """The threshold-free metrics: computed once per run, shared by every protocol."""
+    n = len(maps)
+    for name, seq in (("truths", truths), ("labels", labels), ("scores", scores)):
+        if len(seq) != n:
+            raise BenchError(f"summarize: {n} maps but {len(seq)} {name}; expected one per case")
+    pool = _PixelPool(maps, truths, regions=True)
+    # pixel_auroc comes before aupro: the full sort of normal pixels is then shared.
+    return {
         "pixel_auroc": pool.auroc(),
         "image_auroc": image_auroc(scores, labels),
         "aupro": pool.aupro(0.3),
@@ -226,7 +247,7 @@ class _PixelPool:
 
     def sorted_normal(self) -> np.ndarray:
         if self._sorted_normal is None:
-            self._sorted_normal = np.sort(self.normal)
+            self._sorted_normal = _sort_floats(self.normal)
         return self._sorted_normal
 
     def top_normal(self, count: int) -> np.ndarray:
@@ -265,6 +286,22 @@ class _PixelPool:
         fpr = np.concatenate(([0.0], np.column_stack((fp_above, fp_at)).ravel() / n_neg, [1.0]))
         pro_curve = np.concatenate(([0.0], np.column_stack((np.r_[0.0, pro[:-1]], pro)).ravel(), [1.0]))
         return _partial_area(fpr, pro_curve, fpr_limit) / fpr_limit
+
+
+def _sort_floats(values: np.ndarray) -> np.ndarray:
+    """``np.sort`` of finite floats; float32 goes through order-preserving uint32 keys.
+
+    Sorting the integer keys is about 40% faster here than sorting float32,
+    and the pixel pool is tens of millions of values on a real test set.
+    """
+    if values.dtype != np.float32:
+        return np.sort(values)
+    bits = values.view(np.uint32)
+    negative = (bits >> np.uint32(31)).astype(bool)
+    keys = np.where(negative, ~bits, bits | np.uint32(0x80000000))
+    keys.sort()
+    negative = ~(keys >> np.uint32(31)).astype(bool)
+    return np.where(negative, ~keys, keys & np.uint32(0x7FFFFFFF)).view(np.float32)
 
 
 def _auroc(negatives_sorted: np.ndarray, positives: np.ndarray) -> float:

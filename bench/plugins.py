@@ -82,9 +82,7 @@ def _load_one(ep: EntryPoint, check: Callable[[str, Any], None]) -> PluginRecord
     return record
 
 
-def load_entry_points(
-    group: str, check: Callable[[str, Any], None], *, narrow: bool = False
-) -> list[PluginRecord]:
+def load_entry_points(group: str, check: Callable[[str, Any], None], *, narrow: bool = False) -> list[PluginRecord]:
     """Load every entry point of ``group``, each inside its own guard.
 
     Args:
@@ -144,7 +142,9 @@ def check_detector(name: str, obj: Any) -> None:
     try:
         config_cls()
     except ValidationError as exc:
-        raise PluginError(f"plugin {name!r}: every config field needs a default ({exc.error_count()} without)") from None
+        raise PluginError(
+            f"plugin {name!r}: every config field needs a default ({exc.error_count()} without)"
+        ) from None
     if inspect.isabstract(obj):
         missing = ", ".join(sorted(obj.__abstractmethods__))
         raise PluginError(f"plugin {name!r}: {obj.__name__} does not implement {missing}")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import sys
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 _PACKAGES = (
     "mias-bench",
@@ -50,6 +53,9 @@ def resolve_device(requested: str = "auto") -> str:
     """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``."""
     if requested != "auto":
         return requested
+    # Without an NVIDIA driver there is no GPU to find: skip importing torch (seconds).
+    if "torch" not in sys.modules and not Path("/proc/driver/nvidia").exists() and not shutil.which("nvidia-smi"):
+        return "cpu"
     try:
         import torch
     except ImportError:

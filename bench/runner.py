@@ -197,7 +197,9 @@ def _execute(cls, config, request, store, reporter, run_id, key, protocols, fram
     dataset = request.dataset
     work = run_folder(key) / "work"
     work.mkdir(parents=True, exist_ok=True)
-    detector = cls(config, DetectorContext(device=device, seed=request.seed, work_dir=work, batch_size=request.batch_size))
+    detector = cls(
+        config, DetectorContext(device=device, seed=request.seed, work_dir=work, batch_size=request.batch_size)
+    )
 
     stored = store.predicted_cases(run_id)
     missing = [cid for cid in stored if not cache.has(cid)]

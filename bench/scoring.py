@@ -14,7 +14,7 @@ import numpy as np
 
 from bench.contract import ANOMALOUS, Case, Prediction
 from bench.errors import ThresholdError
-from bench.metrics import dice, summarize
+from bench.metrics import dice, map_metrics, mask_metrics
 from bench.thresholds import ThresholdFit, ThresholdProtocol, apply_threshold, fit_threshold
 
 
@@ -61,11 +61,12 @@ def score_protocols(
     ordered = sorted(protocols, key=lambda p: not p.honest)
     fitted: list[float] = []
     results: dict[str, Scored] = {}
+    shared = map_metrics(test.maps, test.truths, test.labels, [p.score for p in test.predictions])
     for protocol in ordered:
         fit = _fit(detector, protocol, test, valid, fitted)
         if fit.value is not None and protocol.honest:
             fitted.append(fit.value)
-        results[protocol.name] = _score(protocol, fit, test)
+        results[protocol.name] = _score(protocol, fit, test, shared)
     return [results[p.name] for p in protocols]
 
 
@@ -105,7 +106,7 @@ def _fit(
     )
 
 
-def _score(protocol: ThresholdProtocol, fit: ThresholdFit, test: SplitPredictions) -> Scored:
+def _score(protocol: ThresholdProtocol, fit: ThresholdFit, test: SplitPredictions, shared: dict) -> Scored:
     masks: list[np.ndarray] = []
     rows: list[dict] = []
     extras_by_name: dict[str, list[float]] = {}
@@ -129,13 +130,7 @@ def _score(protocol: ThresholdProtocol, fit: ThresholdFit, test: SplitPrediction
                 "extras": extras,
             }
         )
-    summary = summarize(
-        maps=test.maps,
-        masks=masks,
-        truths=test.truths,
-        labels=test.labels,
-        scores=[p.score for p in test.predictions],
-    )
+    summary = {**mask_metrics(masks, test.truths, test.labels), **shared}
     for key, values in extras_by_name.items():
         summary[key] = float(np.mean(values))
     return Scored(protocol=protocol, fit=fit, cases=rows, summary=summary)

@@ -65,7 +65,9 @@ class RichReporter:
     def _finish(self) -> None:
         if self._task is not None:
             task = self.progress.tasks[-1]
-            self.progress.update(self._task, completed=task.total if task.total is not None else 1, total=task.total or 1)
+            self.progress.update(
+                self._task, completed=task.total if task.total is not None else 1, total=task.total or 1
+            )
 
     def phase(self, name: str, total: int | None) -> None:
         self._finish()

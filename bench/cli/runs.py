@@ -11,7 +11,9 @@ from rich.table import Table
 from bench.cli.output import RichReporter, err, out, print_json
 from bench.store import Store
 
-DB_OPTION = typer.Option(None, "--db", help="SQLAlchemy URL or SQLite path (default: $MIAS_BENCH_DB or ./mias-bench.db).")
+DB_OPTION = typer.Option(
+    None, "--db", help="SQLAlchemy URL or SQLite path (default: $MIAS_BENCH_DB or ./mias-bench.db)."
+)
 runs_app = typer.Typer(help="Inspect stored runs.", no_args_is_help=True)
 
 
@@ -123,8 +125,14 @@ def runs_list(
     for r in runs:
         status = {"complete": "[green]complete[/]", "failed": "[red]failed[/]"}.get(r["status"], r["status"])
         table.add_row(
-            str(r["id"]), r["detector"], r["dataset"], r["modality"], status, str(r["n_cases"]),
-            r["weights"] or "none", r["finished_at"] or "",
+            str(r["id"]),
+            r["detector"],
+            r["dataset"],
+            r["modality"],
+            status,
+            str(r["n_cases"]),
+            r["weights"] or "none",
+            r["finished_at"] or "",
         )
     out().print(table)
 

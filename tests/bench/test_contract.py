@@ -8,8 +8,9 @@ import pytest
 from bench.contract import Case, Prediction, validate_prediction
 from bench.errors import ContractViolation
 
-CASE = Case(id="test/Ungood/img/007.png", image=np.zeros((8, 8), np.float32), mask=None, modality="brain",
-            split="test", label=0)
+CASE = Case(
+    id="test/Ungood/img/007.png", image=np.zeros((8, 8), np.float32), mask=None, modality="brain", split="test", label=0
+)
 
 
 def _pred(**kw):

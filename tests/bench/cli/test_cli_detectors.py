@@ -29,8 +29,18 @@ def example_site(tmp_path_factory):
     """The example outside plugin, installed by pip into a folder of its own."""
     target = tmp_path_factory.mktemp("example-site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(REPO / "examples" / "mias-bench-example-plugin")],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(REPO / "examples" / "mias-bench-example-plugin"),
+        ],
         check=True,
         capture_output=True,
     )

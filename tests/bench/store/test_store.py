@@ -20,10 +20,29 @@ from bench.store.models import Base
 
 def _fields(key="k1", **kw):
     fields = dict(
-        run_key=key, detector="d", detector_version="1", plugin_dist="p", plugin_version="1.0", preset=None,
-        config_json="{}", config_hash="c" * 64, dataset="ds", collection="synthetic", modality="brain",
-        data_location="/x", manifest_hash="m" * 64, frame="paper-256", split="test", n_cases=3, weights=None,
-        weights_sha256=None, transductive=False, seed=0, device="cpu", packages_json="{}", git_commit=None,
+        run_key=key,
+        detector="d",
+        detector_version="1",
+        plugin_dist="p",
+        plugin_version="1.0",
+        preset=None,
+        config_json="{}",
+        config_hash="c" * 64,
+        dataset="ds",
+        collection="synthetic",
+        modality="brain",
+        data_location="/x",
+        manifest_hash="m" * 64,
+        frame="paper-256",
+        split="test",
+        n_cases=3,
+        weights=None,
+        weights_sha256=None,
+        transductive=False,
+        seed=0,
+        device="cpu",
+        packages_json="{}",
+        git_commit=None,
         run_info_json="{}",
     )
     fields.update(kw)
@@ -49,8 +68,15 @@ def test_run_lifecycle_is_idempotent_and_evaluations_replace(store_url):
     cases = [{"case_id": "a", "label": 1, "dice": 0.5, "pred_fraction": 0.1, "extras": {"dice_mask0": 0.2}}]
     for dice in (0.5, 0.7):
         cases[0]["dice"] = dice
-        store.save_evaluation(run.id, protocol="oracle", threshold=0.3, fitted_on="test", upper_bound=True,
-                              cases=cases, summary={"dice": dice, "pixel_auroc": math.nan})
+        store.save_evaluation(
+            run.id,
+            protocol="oracle",
+            threshold=0.3,
+            fitted_on="test",
+            upper_bound=True,
+            cases=cases,
+            summary={"dice": dice, "pixel_auroc": math.nan},
+        )
     (ev,) = store.evaluations(run.id)
     assert store.summary(ev.id)["dice"] == 0.7 and math.isnan(store.summary(ev.id)["pixel_auroc"])
     (row,) = store.case_metrics(ev.id)

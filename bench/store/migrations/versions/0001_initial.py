@@ -83,9 +83,7 @@ def upgrade() -> None:
     op.create_table(
         "case_metrics",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column(
-            "evaluation_id", sa.Integer(), sa.ForeignKey("evaluations.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("evaluation_id", sa.Integer(), sa.ForeignKey("evaluations.id", ondelete="CASCADE"), nullable=False),
         sa.Column("case_id", sa.String(512), nullable=False),
         sa.Column("label", sa.Integer(), nullable=False),
         sa.Column("dice", sa.Float(), nullable=False),
@@ -98,9 +96,7 @@ def upgrade() -> None:
     op.create_table(
         "summaries",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column(
-            "evaluation_id", sa.Integer(), sa.ForeignKey("evaluations.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("evaluation_id", sa.Integer(), sa.ForeignKey("evaluations.id", ondelete="CASCADE"), nullable=False),
         sa.Column("metric", sa.String(64), nullable=False),
         sa.Column("value", sa.Float(), nullable=True),
         sa.UniqueConstraint("evaluation_id", "metric"),
