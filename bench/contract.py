@@ -210,6 +210,17 @@ class Detector(ABC):
     def run_info(self) -> RunInfo:
         return RunInfo(device=self.context.device)
 
+    @classmethod
+    def offline_overrides(cls) -> dict[str, Any] | None:
+        """Config overrides that let this detector run with no network, or ``None`` if it cannot.
+
+        The demo runs every detector that can. A detector that needs weights
+        returns e.g. ``{"weights": "random-init"}`` when no checkpoint is
+        installed (the run is then stored and shown as random-init), ``{}``
+        when its checkpoint is installed.
+        """
+        return None if cls.capabilities.needs_weights else {}
+
 
 def validate_prediction(detector: str, case: Case, prediction: Any) -> Prediction:
     """Check one prediction against the contract; return it with exact dtypes.
