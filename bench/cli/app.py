@@ -30,6 +30,7 @@ app.add_typer(detectors.app, name="detectors")
 app.add_typer(runs.runs_app, name="runs")
 app.command("run")(runs.run_command)
 app.command("leaderboard")(runs.leaderboard_command)
+app.command("demo")(runs.demo_command)
 
 
 def _add_optional(module: str, name: str) -> None:

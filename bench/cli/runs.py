@@ -178,3 +178,61 @@ def runs_show(run_id: int = typer.Argument(...), as_json: bool = typer.Option(Fa
     for e in data["evaluations"]:
         shown = ", ".join(f"{k} {v:.4f}" for k, v in e["summary"].items() if v == v)
         console.print(f"[bold]{e['protocol']}[/] threshold={e['threshold']} fitted_on={e['fitted_on']}: {shown}")
+
+
+def demo_command(
+    folder: Path = typer.Option(Path("mias-bench-demo"), "--out", help="Working folder: data, database, results."),
+    seed: int = typer.Option(0, "--seed"),
+    size: int = typer.Option(256, "--size", help="Side of the synthetic images (pixels)."),
+    only: list[str] = typer.Option([], "--detector", help="Run only these detectors (repeatable)."),
+    db: str = typer.Option(None, "--db", help="Store (default: <out>/mias-bench.db)."),
+) -> None:
+    """Run every offline-capable detector on the embedded synthetic benchmark and print the leaderboard."""
+    import time
+
+    from bench.demo import prepare_data, run_demo
+    from bench.leaderboard import leaderboard_rows, render_tables
+
+    console = err()
+    started = time.perf_counter()
+    with _synth_progress() as progress:
+        prepare_data(folder, seed, size, progress)
+    result = run_demo(
+        folder,
+        db=db,
+        seed=seed,
+        size=size,
+        detectors=list(only) or None,
+        reporter=RichReporter,
+        log=lambda message: console.print(message, highlight=False),
+    )
+    rows = [r for r in leaderboard_rows(Store(result.db_url)) if r.collection == "synthetic"]
+    for table in render_tables(rows):
+        out().print(table)
+    console.print(
+        f"demo finished in {time.perf_counter() - started:.0f} s: {len(result.results)} runs, "
+        f"{len(result.failures)} failed; database {result.db_url}; data in {folder / 'data'}"
+    )
+    if result.failures:
+        raise typer.Exit(1)
+
+
+class _synth_progress:
+    """A progress bar for writing the synthetic trees (stderr)."""
+
+    def __enter__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        columns = (TextColumn("synth {task.description}"), BarColumn(), MofNCompleteColumn())
+        self._progress = Progress(*columns, console=err())
+        self._progress.start()
+        self._tasks: dict[str, int] = {}
+        return self
+
+    def __call__(self, modality: str, done: int, total: int) -> None:
+        if modality not in self._tasks:
+            self._tasks[modality] = self._progress.add_task(modality, total=total)
+        self._progress.update(self._tasks[modality], completed=done)
+
+    def __exit__(self, *exc) -> None:
+        self._progress.stop()
