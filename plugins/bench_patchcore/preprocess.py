@@ -1,0 +1,75 @@
+"""Cases to backbone input, and anomaly maps back to the cases' frame.
+
+torch is imported inside the functions: importing this module stays light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+import numpy as np
+
+from bench.errors import ContractViolation
+from bench_patchcore.config import PatchcoreConfig
+
+if TYPE_CHECKING:
+    import torch
+
+T = TypeVar("T")
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (the last may be shorter); iterates ``items`` once."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def to_backbone_input(images: Sequence[np.ndarray], config: PatchcoreConfig, device: torch.device) -> torch.Tensor:
+    """Grayscale cases -> the backbone's input.
+
+    Args:
+        images: each float32, H x W in [0, 1]; sizes may differ.
+        config: ``input_size``, ``mean`` and ``std`` are read.
+        device: where the tensor is built.
+
+    Returns:
+        float32, B x 3 x S x S with S = ``input_size``: each image resized
+        (bilinear, antialiased; skipped when already S x S), copied to 3
+        channels and normalised per channel.
+    """
+    import torch
+    from torch.nn import functional as F  # noqa: N812
+
+    size = (config.input_size, config.input_size)
+    rows = []
+    for image in images:
+        if image.ndim != 2:
+            raise ContractViolation(f"expected a grayscale H x W image, got shape {image.shape}")
+        x = torch.tensor(np.asarray(image, dtype=np.float32), device=device)[None, None]
+        if tuple(x.shape[-2:]) != size:
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+        rows.append(x)
+    batch = torch.cat(rows).expand(-1, 3, -1, -1)
+    mean = torch.tensor(config.mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(config.std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    return (batch - mean) / std
+
+
+def to_case_frame(maps: torch.Tensor, shapes: Sequence[tuple[int, int]]) -> list[np.ndarray]:
+    """anomalib's maps (B x 1 x S x S) -> one float32 H x W array per case, bilinear (align_corners false)."""
+    from torch.nn import functional as F  # noqa: N812
+
+    out = []
+    for amap, shape in zip(maps, shapes, strict=True):
+        m = amap[None].float()
+        if tuple(m.shape[-2:]) != tuple(shape):
+            m = F.interpolate(m, size=tuple(shape), mode="bilinear", align_corners=False)
+        out.append(m[0, 0].detach().cpu().numpy().astype(np.float32, copy=False))
+    return out
