@@ -147,6 +147,18 @@ class PatchcoreDetector(Detector):
             out.extend(Prediction(anomaly_map=m, score=float(s)) for m, s in zip(maps, scores, strict=True))
         return out
 
+    @classmethod
+    def offline_overrides(cls) -> dict[str, Any] | None:
+        """ImageNet weights when timm's cache holds them, else a random-init backbone (marked as such)."""
+        from bench.errors import WeightsError
+        from bench_patchcore.weights import locate_weights
+
+        try:
+            source = locate_weights(cls.Config().backbone)
+        except WeightsError:
+            return {"pretrained": False}
+        return {} if source.cached_file is not None else {"pretrained": False}
+
     def run_info(self) -> RunInfo:
         cfg = self.cfg
         notes: dict[str, Any] = {"backbone": cfg.backbone, "layers": list(cfg.layers)}
