@@ -49,7 +49,7 @@ def list_command(as_json: bool = typer.Option(False, "--json", help="Print JSON 
     console.print(table)
     for r in rows:
         if r["error"]:
-            console.print(f"[red]{r['name']}[/] ({r['distribution']}): {r['error']}", highlight=False)
+            console.print(f"[red]{r['name']}[/] ({r['distribution']}): {r['error']}", highlight=False, soft_wrap=True)
 
 
 @app.command("check")
@@ -86,13 +86,14 @@ def print_check(report) -> None:
         table.add_row(split, f"{c['normal']:,}", f"{c['anomalous']:,}", f"{c['total']:,}", " / ".join(shown))
     console.print(table)
     if report.sizes:
-        console.print("image sizes (WxH): " + ", ".join(f"{k} x{v}" for k, v in report.sizes.items()), highlight=False)
+        sizes = ", ".join(f"{k} x{v}" for k, v in report.sizes.items())
+        console.print(f"image sizes (WxH): {sizes}", highlight=False, soft_wrap=True)
     for p in report.problems:
         colour = "red" if p.severity == "error" else "yellow"
         console.print(f"[{colour}]{p.severity}[/] {p.path}: {p.message}", highlight=False, soft_wrap=True)
     n_err, n_warn = len(report.errors), len(report.warnings)
     verdict = "[green]clean[/]" if not n_err and not n_warn else f"{n_err} error(s), {n_warn} warning(s)"
-    console.print(f"{report.dataset}: {verdict}", highlight=False)
+    console.print(f"{report.dataset}: {verdict}", highlight=False, soft_wrap=True)
 
 
 @app.command("synth")

@@ -77,7 +77,7 @@ def list_command(as_json: bool = typer.Option(False, "--json", help="Print JSON 
     console.print(table)
     for r in rows:
         if r["error"]:
-            console.print(f"[red]{r['name']}[/] ({r['distribution']}): {r['error']}", highlight=False)
+            console.print(f"[red]{r['name']}[/] ({r['distribution']}): {r['error']}", highlight=False, soft_wrap=True)
 
 
 @app.command("info")

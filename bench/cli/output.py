@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from typing import Any
 
 from rich.console import Console
@@ -14,8 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 def out() -> Console:
     """Results console; when piped, wide enough that tables are not squeezed to 80 columns."""
     console = Console()
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(width=200)
+    if not console.is_terminal:
+        console = Console(width=200)  # a pipe or a file: rich would otherwise assume 80 columns (or $COLUMNS)
     return console
 
 

@@ -87,7 +87,7 @@ def fetch_command(name: str = typer.Argument(..., help="Checkpoint name, e.g. sa
     """Download a known checkpoint (resumable), verify its SHA-256 and install it."""
     with RichDownloadProgress() as bar:
         path = fetch_checkpoint(name, progress=bar)
-    err().print(f"[green]installed[/] {name} at {path}", highlight=False)
+    err().print(f"[green]installed[/] {name} at {path}", highlight=False, soft_wrap=True)
 
 
 @app.command("add")
@@ -98,7 +98,7 @@ def add_command(
 ) -> None:
     """Copy a local checkpoint into the cache under NAME."""
     ck = add_checkpoint(path, name, variant)
-    err().print(f"[green]added[/] {ck.name} ({ck.file})", highlight=False)
+    err().print(f"[green]added[/] {ck.name} ({ck.file})", highlight=False, soft_wrap=True)
 
 
 @app.command("verify")
