@@ -7,7 +7,7 @@ import sys
 import click
 import typer
 
-from bench.cli import detectors, runs
+from bench.cli import compare, detectors, runs
 from bench.cli.output import err
 from bench.errors import BenchError
 
@@ -31,6 +31,7 @@ app.add_typer(runs.runs_app, name="runs")
 app.command("run")(runs.run_command)
 app.command("leaderboard")(runs.leaderboard_command)
 app.command("demo")(runs.demo_command)
+app.command("compare")(compare.compare_command)
 
 
 def _add_optional(module: str, name: str) -> None:
