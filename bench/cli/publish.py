@@ -1,0 +1,67 @@
+"""``mias-bench publish`` and ``mias-bench verify``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from bench.cli.output import err, print_json
+from bench.cli.output import out as _results
+from bench.cli.runs import DB_OPTION
+
+
+def publish_command(
+    dataset: str = typer.Option(
+        ..., "--dataset", "-d", help="A dataset (bmad-brain) or a collection (synthetic, bmad: all its datasets)."
+    ),
+    out: Path = typer.Option(Path("leaderboards"), "--out", help="Parent folder; files go to OUT/DATASET/."),
+    db: str = DB_OPTION,
+) -> None:
+    """Write OUT/DATASET/: leaderboard.md, .csv, .json, cases.csv, index.html and its gallery."""
+    from bench.publish import publish
+    from bench.store import Store
+
+    result = publish(Store(db), dataset, out)
+    console = _results()
+    console.print(
+        f"published {result.rows} rows in {result.groups} group(s) to {escape(str(result.folder))}", highlight=False
+    )
+    gallery = {k: v for k, v in result.files.items() if k.startswith("gallery/")}
+    for name, size in result.files.items():
+        if name not in gallery:
+            console.print(f"  {name}  {size:,} bytes", highlight=False)
+    if gallery:
+        console.print(f"  gallery/  {len(gallery)} PNGs, {sum(gallery.values()):,} bytes", highlight=False)
+    for note in result.notes:
+        err().print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+
+
+def verify_command(
+    path: Path = typer.Argument(..., help="A published leaderboard.json."),
+    db: str = DB_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Check every row of a published leaderboard against the store; exit 1 if any row does not match."""
+    from bench.publish.verify import open_store, verify_leaderboard
+
+    report = verify_leaderboard(path, open_store(db))
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        console = _results()
+        for check in report.rows:
+            if check.ok:
+                console.print(f"[green]ok[/]    {escape(check.row_id)}  {escape(check.method)}", highlight=False)
+                continue
+            console.print(f"[red]FAIL[/]  {escape(check.row_id)}  {escape(check.method)}", highlight=False)
+            for problem in check.problems:
+                console.print(f"        {problem}", highlight=False, markup=False, soft_wrap=True)
+        for note in report.notes:
+            err().print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+        failed = len(report.failures)
+        summary = f"{len(report.rows) - failed} of {len(report.rows)} rows verified against {report.store}"
+        err().print(f"[red]{failed} row(s) failed[/]; {summary}" if failed else summary, highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
