@@ -24,6 +24,10 @@ from bench.store import Store
 #: Which registered dataset reads each synthetic modality's tree.
 DEMO_DATASETS = {"brain": "bmad-brain", "liver": "bmad-liver", "retina": "bmad-resc"}
 MAP_PROTOCOLS = "valid-f1,normal-p99,oracle"
+#: Split sizes of the demo's synthetic sets: small enough that every detector
+#: (PatchCore's coreset selection grows with the square of the training set)
+#: finishes on a laptop CPU in minutes.
+DEMO_SIZES = {"n_train": 24, "n_valid": 10, "n_test": 30}
 MASK_PROTOCOLS = "mask"
 
 
@@ -31,6 +35,10 @@ MASK_PROTOCOLS = "mask"
 class DemoPlan:
     detectors: dict[str, dict] = field(default_factory=dict)  # name -> offline overrides
     skipped: dict[str, str] = field(default_factory=dict)  # name -> why
+
+
+REFERENCE = "mias-sam"
+BASELINE_PROTOCOL = "valid-f1"
 
 
 @dataclass
@@ -68,15 +76,17 @@ def _synthetic_matches(root: Path, seed: int, size: int) -> bool:
     if not marker.is_file():
         return False
     info = json.loads(marker.read_text())
-    return info.get("seed") == seed and info.get("size") == size
+    counts = info.get("counts", {})
+    totals = {f"n_{split}": sum(c.values()) for split, c in counts.items()}
+    return info.get("seed") == seed and info.get("size") == size and totals == DEMO_SIZES
 
 
 def prepare_data(folder: Path, seed: int, size: int, progress: Callable | None = None) -> dict[str, Path]:
-    """Write (or reuse, when seed and size match) the synthetic trees under ``folder/data``."""
+    """Write (or reuse, when seed, size and counts match) the synthetic trees under ``folder/data``."""
     data = folder / "data"
     todo = [m for m in DEMO_DATASETS if not _synthetic_matches(data / m, seed, size)]
     if todo:
-        generate_synthetic(data, todo, seed=seed, size=size, progress=progress)
+        generate_synthetic(data, todo, seed=seed, size=size, progress=progress, **DEMO_SIZES)
     return {m: data / m for m in DEMO_DATASETS}
 
 
@@ -124,3 +134,30 @@ def run_demo(
                 result.failures.append(str(exc))
                 log(f"[red]failed[/]: {exc}")
     return result
+
+
+def reference_comparisons(store: Store, reference: str = REFERENCE) -> list:
+    """Per synthetic dataset: the reference's own mask against each baseline's honest ``valid-f1`` scoring.
+
+    Returns a list of :class:`bench.compare.Comparison` (one per dataset and
+    baseline); datasets without the reference, or pairs that cannot be
+    compared (different manifests), are left out.
+    """
+    from bench.compare import ComparisonError, compare_rows
+    from bench.leaderboard import group_key, leaderboard_rows
+
+    rows = [r for r in leaderboard_rows(store) if r.collection == "synthetic"]
+    comparisons = []
+    for key in dict.fromkeys(group_key(r) for r in rows):
+        group = [r for r in rows if group_key(r) == key]
+        ref = next((r for r in group if r.detector == reference and r.protocol == "mask"), None)
+        if ref is None:
+            continue
+        for base in group:
+            if base.detector == reference or base.protocol != BASELINE_PROTOCOL:
+                continue
+            try:
+                comparisons.append(compare_rows(store, [ref, base]))
+            except ComparisonError:
+                continue
+    return comparisons

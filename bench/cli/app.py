@@ -7,7 +7,7 @@ import sys
 import click
 import typer
 
-from bench.cli import compare, detectors, runs
+from bench.cli import compare, data, detectors, publish, runs, weights
 from bench.cli.output import err
 from bench.errors import BenchError
 
@@ -32,19 +32,12 @@ app.command("run")(runs.run_command)
 app.command("leaderboard")(runs.leaderboard_command)
 app.command("demo")(runs.demo_command)
 app.command("compare")(compare.compare_command)
+app.command("publish")(publish.publish_command)
+app.command("verify")(publish.verify_command)
 
 
-def _add_optional(module: str, name: str) -> None:
-    """Sub-apps of other areas, wired in as they land."""
-    try:
-        mod = __import__(module, fromlist=["app"])
-    except ImportError:
-        return
-    app.add_typer(mod.app, name=name)
-
-
-_add_optional("bench.cli.data", "data")
-_add_optional("bench.cli.weights", "weights")
+app.add_typer(data.app, name="data")
+app.add_typer(weights.app, name="weights")
 
 
 def run_cli(argv: list[str] | None = None) -> int:

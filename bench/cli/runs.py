@@ -186,11 +186,18 @@ def demo_command(
     size: int = typer.Option(256, "--size", help="Side of the synthetic images (pixels)."),
     only: list[str] = typer.Option([], "--detector", help="Run only these detectors (repeatable)."),
     db: str = typer.Option(None, "--db", help="Store (default: <out>/mias-bench.db)."),
+    publish_to: Path = typer.Option(
+        None,
+        "--publish",
+        help="Parent folder of the published leaderboard "
+        "(default: <out>/leaderboards); it goes to <publish>/synthetic/.",
+    ),
 ) -> None:
-    """Run every offline-capable detector on the embedded synthetic benchmark and print the leaderboard."""
+    """Run every offline-capable detector on the embedded synthetic benchmark, compare, publish."""
     import time
 
-    from bench.demo import prepare_data, run_demo
+    from bench.cli.compare import render_comparison
+    from bench.demo import prepare_data, reference_comparisons, run_demo
     from bench.leaderboard import leaderboard_rows, render_tables
 
     console = err()
@@ -206,9 +213,18 @@ def demo_command(
         reporter=RichReporter,
         log=lambda message: console.print(message, highlight=False),
     )
-    rows = [r for r in leaderboard_rows(Store(result.db_url)) if r.collection == "synthetic"]
+    store = Store(result.db_url)
+    rows = [r for r in leaderboard_rows(store) if r.collection == "synthetic"]
+    console_out = out()
     for table in render_tables(rows):
-        out().print(table)
+        console_out.print(table)
+    for comparison in reference_comparisons(store):
+        for item in render_comparison(comparison):
+            console_out.print(item)
+    from bench.publish import publish
+
+    published = publish(store, "synthetic", publish_to or folder / "leaderboards")
+    console.print(f"published {published.rows} rows to {published.folder} (open {published.folder / 'index.html'})")
     console.print(
         f"demo finished in {time.perf_counter() - started:.0f} s: {len(result.results)} runs, "
         f"{len(result.failures)} failed; database {result.db_url}; data in {folder / 'data'}"
