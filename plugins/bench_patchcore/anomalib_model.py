@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import shutil
 import sys
@@ -63,3 +64,27 @@ def silent_coreset_progress() -> Iterator[None]:
         yield
     finally:
         k_center_greedy.tqdm = original
+
+
+def keep_large_allocations_off_the_heap() -> None:
+    """Serve allocations of 1 MiB and more with mmap, so freeing them returns the memory (glibc only).
+
+    k-center-greedy allocates an N x d temporary on every iteration. glibc
+    raises its mmap threshold after the first such block is freed and then
+    serves the rest from the heap, which fragments and never shrinks: a
+    24-case fit grew to 24 GB and was killed. Fixing the threshold keeps the
+    process at its working size (about 1 GB for that fit). Process-wide, once.
+    """
+    global _heap_fixed
+    if _heap_fixed:
+        return
+    _heap_fixed = True
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
+_M_MMAP_THRESHOLD = -3
+_heap_fixed = False

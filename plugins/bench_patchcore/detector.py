@@ -66,7 +66,11 @@ class PatchcoreDetector(Detector):
         """Collect patch embeddings of every normal case, then subsample them to the memory bank."""
         import torch
 
-        from bench_patchcore.anomalib_model import import_patchcore_model, silent_coreset_progress
+        from bench_patchcore.anomalib_model import (
+            import_patchcore_model,
+            keep_large_allocations_off_the_heap,
+            silent_coreset_progress,
+        )
         from bench_patchcore.weights import check_backbone, locate_weights, require_weights, sha256_file
 
         cfg = self.cfg
@@ -95,6 +99,7 @@ class PatchcoreDetector(Detector):
                     f"keeps none; expected a ratio of at least {1 / patches:.3g}"
                 )
             started = time.perf_counter()
+            keep_large_allocations_off_the_heap()
             with silent_coreset_progress(), warnings.catch_warnings():
                 # anomalib 2.7 warns about its deprecated `embeddings` argument even when it is not passed.
                 warnings.filterwarnings("ignore", "Argument embeddings is deprecated", DeprecationWarning)
