@@ -42,6 +42,6 @@ def weights_dir() -> Path:
 
 
 def data_root(explicit: str | Path | None = None) -> Path | None:
-    """Dataset root: ``--data-root``, else ``MIAS_BENCH_DATA``, else ``None``."""
+    """Dataset root, absolute: ``--data-root``, else ``MIAS_BENCH_DATA``, else ``None``."""
     value = explicit or os.environ.get("MIAS_BENCH_DATA")
-    return Path(value).expanduser() if value else None
+    return Path(value).expanduser().resolve() if value else None
