@@ -27,6 +27,10 @@ class Frame:
         """Return ``case`` in this frame (image float32 [0, 1], mask bool)."""
         if self.size is None:
             return case
+        if case.shape == (self.size, self.size) and case.source_bits == 8:
+            # Already square at the frame's size: padding and resampling are the identity
+            # (PIL returns the same 8-bit pixels; a mask stays the same after "> 0").
+            return case
         image = _pad_resize_image(case.image, case.source_bits, self.size)
         mask = None if case.mask is None else _pad_resize_mask(case.mask, self.size)
         return replace(case, image=image, mask=mask)

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
+import numpy as np
+
 from bench.contract import Case, Detector, DetectorContext, Prediction, validate_prediction
 from bench.datasets.base import CaseRef, Dataset
 from bench.errors import BenchError, ConfigError, ContractViolation
@@ -236,6 +238,7 @@ def _execute(cls, config, request, store, reporter, run_id, key, protocols, fram
             valid_preds = SplitPredictions.from_cases(valid_cases, preds)
 
     reporter.phase(f"{cls.name}: predict {len(todo)} test cases ({len(stored)} resumed)", len(todo))
+    fresh: dict[str, tuple[int, np.ndarray, Prediction]] = {}  # predicted now: no reload needed to score
     if finalize and todo:
         cases = FramedCases(todo, frame)
         timed = _predict_timed(detector, cls.name, cases, request.batch_size, reporter)
@@ -244,6 +247,7 @@ def _execute(cls, config, request, store, reporter, run_id, key, protocols, fram
         for case, (pred, seconds) in zip(cases, zip(preds, (s for _, s in timed), strict=True), strict=True):
             pred = validate_prediction(cls.name, case, pred)
             cache.save(case.id, pred)
+            fresh[case.id] = (case.label, case.truth(), pred)
             rows.append({"case_id": case.id, "label": case.label, "score": pred.score, "seconds": seconds})
         store.add_predictions(run_id, rows)
     else:
@@ -252,13 +256,13 @@ def _execute(cls, config, request, store, reporter, run_id, key, protocols, fram
             rows = []
             for case, (pred, seconds) in zip(batch, _predict_timed(detector, cls.name, batch, len(batch)), strict=True):
                 cache.save(case.id, pred)
+                fresh[case.id] = (case.label, case.truth(), pred)
                 rows.append({"case_id": case.id, "label": case.label, "score": pred.score, "seconds": seconds})
             store.add_predictions(run_id, rows)  # one transaction per batch: the resume point
             reporter.advance(len(batch))
 
     reporter.phase(f"{cls.name}: score {len(protocols)} protocol(s)", None)
-    test_cases = list(FramedCases(test_refs, frame))
-    test = SplitPredictions.from_cases(test_cases, [cache.load(c.id) for c in test_cases])
+    test = _test_predictions(test_refs, frame, cache, fresh)
     results = score_protocols(cls.name, protocols, test, valid_preds)
     for scored in results:
         store.save_evaluation(
@@ -282,6 +286,21 @@ def _execute(cls, config, request, store, reporter, run_id, key, protocols, fram
         }
     store.finish_run(run_id, "complete", **provenance)
     return RunResult(run_id, key, cls.name, len(stored), len(todo), _summaries(store, run_id))
+
+
+def _test_predictions(refs: list[CaseRef], frame: Frame, cache: PredictionCache, fresh: dict) -> SplitPredictions:
+    """Every test case's label, truth and prediction: from memory when predicted in this call, else from disk."""
+    labels, truths, preds = [], [], []
+    for ref in refs:
+        if ref.id in fresh:
+            label, truth, pred = fresh[ref.id]
+        else:
+            case = frame.apply(ref.load())
+            label, truth, pred = case.label, case.truth(), cache.load(ref.id)
+        labels.append(label)
+        truths.append(truth)
+        preds.append(pred)
+    return SplitPredictions(ids=[r.id for r in refs], labels=labels, truths=truths, predictions=preds)
 
 
 def _predict_timed(
