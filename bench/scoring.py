@@ -8,6 +8,7 @@ their thresholds, so its DICE is never below theirs on the same predictions.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,12 +62,21 @@ def score_protocols(
     ordered = sorted(protocols, key=lambda p: not p.honest)
     fitted: list[float] = []
     results: dict[str, Scored] = {}
-    shared = map_metrics(test.maps, test.truths, test.labels, [p.score for p in test.predictions])
+    scores = [p.score for p in test.predictions]
+    # The threshold-free metrics sort every test pixel once; numpy releases the GIL
+    # while sorting, so that runs on a second core while the thresholds are fitted.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(map_metrics, test.maps, test.truths, test.labels, scores)
+        partial: dict[str, tuple[ThresholdFit, list[dict], dict]] = {}
+        for protocol in ordered:
+            fit = _fit(detector, protocol, test, valid, fitted)
+            if fit.value is not None and protocol.honest:
+                fitted.append(fit.value)
+            partial[protocol.name] = (fit, *_score_masks(protocol, fit, test))
+        shared = pending.result()
     for protocol in ordered:
-        fit = _fit(detector, protocol, test, valid, fitted)
-        if fit.value is not None and protocol.honest:
-            fitted.append(fit.value)
-        results[protocol.name] = _score(protocol, fit, test, shared)
+        fit, rows, summary = partial[protocol.name]
+        results[protocol.name] = Scored(protocol=protocol, fit=fit, cases=rows, summary={**summary, **shared})
     return [results[p.name] for p in protocols]
 
 
@@ -106,7 +116,8 @@ def _fit(
     )
 
 
-def _score(protocol: ThresholdProtocol, fit: ThresholdFit, test: SplitPredictions, shared: dict) -> Scored:
+def _score_masks(protocol: ThresholdProtocol, fit: ThresholdFit, test: SplitPredictions) -> tuple[list[dict], dict]:
+    """Per-case rows and the mask-dependent summary under one protocol."""
     masks: list[np.ndarray] = []
     rows: list[dict] = []
     extras_by_name: dict[str, list[float]] = {}
@@ -130,7 +141,7 @@ def _score(protocol: ThresholdProtocol, fit: ThresholdFit, test: SplitPrediction
                 "extras": extras,
             }
         )
-    summary = {**mask_metrics(masks, test.truths, test.labels), **shared}
+    summary = mask_metrics(masks, test.truths, test.labels)
     for key, values in extras_by_name.items():
         summary[key] = float(np.mean(values))
-    return Scored(protocol=protocol, fit=fit, cases=rows, summary=summary)
+    return rows, summary
