@@ -34,6 +34,7 @@ MASK_PROTOCOLS = "mask"
 @dataclass
 class DemoPlan:
     detectors: dict[str, dict] = field(default_factory=dict)  # name -> offline overrides
+    classes: dict[str, type] = field(default_factory=dict)  # name -> detector class
     skipped: dict[str, str] = field(default_factory=dict)  # name -> why
 
 
@@ -68,6 +69,7 @@ def plan_detectors(only: list[str] | None = None) -> DemoPlan:
             plan.skipped[record.name] = "cannot run offline (needs weights it cannot fetch here)"
             continue
         plan.detectors[record.name] = overrides
+        plan.classes[record.name] = record.obj
     return plan
 
 
@@ -113,7 +115,7 @@ def run_demo(
     for modality, root in roots.items():
         dataset = open_dataset(DEMO_DATASETS[modality], root)
         for name, overrides in plan.detectors.items():
-            cls = next(r.obj for r in discover_detectors() if r.name == name and r.ok)
+            cls = plan.classes[name]
             if not cls.capabilities.supports(modality):
                 continue
             protocols = MASK_PROTOCOLS if cls.capabilities.outputs_mask else MAP_PROTOCOLS

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.batching import batched
 from bench.contract import Capabilities, Case, Detector, DetectorContext, Prediction, RunInfo
 from bench.errors import ConfigError
 from bench_mias_sam.config import PRESETS, RANDOM_INIT, MiasSamConfig
@@ -46,17 +47,6 @@ class _Pending:
     geometry: Geometry
     map_min: float
     map_max: float
-
-
-def _batches(cases: Iterable[Case], size: int) -> Iterable[list[Case]]:
-    batch: list[Case] = []
-    for case in cases:
-        batch.append(case)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 class MiasSam(Detector):
@@ -135,7 +125,7 @@ class MiasSam(Detector):
         pipeline.bank = MemoryBank(pipeline.bank.dim, pipeline.bank.device)  # a second fit starts afresh
         rng = np.random.default_rng(self.context.seed)
         count = 0
-        for batch in _batches(normal_cases, self.context.batch_size):
+        for batch in batched(normal_cases, self.context.batch_size):
             images, _ = self._images(batch)
             if self.cfg.train_flip:
                 images = [img[:, ::-1].copy() if rng.random() < 0.5 else img for img in images]
@@ -157,7 +147,7 @@ class MiasSam(Detector):
             return
         self._require_fit("calibrate")
         lo, hi, normals, total = np.inf, -np.inf, 0, 0
-        for batch in _batches(valid_cases, self.context.batch_size):
+        for batch in batched(valid_cases, self.context.batch_size):
             total += len(batch)
             batch = [c for c in batch if c.label == 0]
             if not batch:

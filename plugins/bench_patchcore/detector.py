@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.batching import batched
 from bench.contract import Capabilities, Case, Detector, DetectorConfig, DetectorContext, Prediction, RunInfo
 from bench.errors import ConfigError, WeightsError
 from bench_patchcore.config import PatchcoreConfig, PatchcoreR18Config, PatchcoreWrn50Config
-from bench_patchcore.preprocess import batched, to_backbone_input, to_case_frame
+from bench_patchcore.preprocess import to_backbone_input, to_case_frame
 
 if TYPE_CHECKING:
     import torch

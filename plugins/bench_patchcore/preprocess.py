@@ -5,8 +5,8 @@ torch is imported inside the functions: importing this module stays light.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,20 +15,6 @@ from bench_patchcore.config import PatchcoreConfig
 
 if TYPE_CHECKING:
     import torch
-
-T = TypeVar("T")
-
-
-def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Consecutive lists of ``size`` items (the last may be shorter); iterates ``items`` once."""
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def to_backbone_input(images: Sequence[np.ndarray], config: PatchcoreConfig, device: torch.device) -> torch.Tensor:
