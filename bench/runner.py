@@ -229,10 +229,11 @@ def _execute(cls, config, request, store, reporter, run_id, key, protocols, fram
             start = time.perf_counter()
             detector.fit(train)
             store.update_run(run_id, fit_seconds=time.perf_counter() - start)
+        # Decoded once when both calibration and a threshold protocol read the validation split.
+        valid_cases = list(FramedCases(valid_refs, frame)) if needs_valid else FramedCases(valid_refs, frame)
         if cls.capabilities.uses_validation:
-            detector.calibrate(FramedCases(valid_refs, frame))
+            detector.calibrate(valid_cases)
         if needs_valid:
-            valid_cases = list(FramedCases(valid_refs, frame))
             reporter.phase(f"{cls.name}: predict {len(valid_cases)} validation cases", len(valid_cases))
             preds = _predict(detector, cls.name, valid_cases, request.batch_size, reporter)
             valid_preds = SplitPredictions.from_cases(valid_cases, preds)
