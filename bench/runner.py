@@ -21,6 +21,7 @@ from bench.contract import Case, Detector, DetectorContext, Prediction, validate
 from bench.datasets.base import CaseRef, Dataset
 from bench.errors import BenchError, ConfigError, ContractViolation
 from bench.frame import Frame, get_frame
+from bench.metrics import MapMetrics
 from bench.plugins import get_detector_record, resolve_config
 from bench.prediction_cache import PredictionCache, run_folder
 from bench.provenance import git_commit, package_versions, resolve_device
@@ -239,32 +240,43 @@ def _execute(cls, config, request, store, reporter, run_id, key, protocols, fram
             valid_preds = SplitPredictions.from_cases(valid_cases, preds)
 
     reporter.phase(f"{cls.name}: predict {len(todo)} test cases ({len(stored)} resumed)", len(todo))
+    position = {ref.id: i for i, ref in enumerate(test_refs)}
     fresh: dict[str, tuple[int, np.ndarray, Prediction]] = {}  # predicted now: no reload needed to score
-    if finalize and todo:
-        cases = FramedCases(todo, frame)
-        timed = _predict_timed(detector, cls.name, cases, request.batch_size, reporter)
-        preds = detector.finalize(cases, [p for p, _ in timed])
-        rows = []
-        for case, (pred, seconds) in zip(cases, zip(preds, (s for _, s in timed), strict=True), strict=True):
-            pred = validate_prediction(cls.name, case, pred)
-            cache.save(case.id, pred)
-            fresh[case.id] = (case.label, case.truth(), pred)
-            rows.append({"case_id": case.id, "label": case.label, "score": pred.score, "seconds": seconds})
-        store.add_predictions(run_id, rows)
-    else:
-        for start in range(0, len(todo), request.batch_size):
-            batch = list(FramedCases(todo[start : start + request.batch_size], frame))
-            rows = []
-            for case, (pred, seconds) in zip(batch, _predict_timed(detector, cls.name, batch, len(batch)), strict=True):
-                cache.save(case.id, pred)
-                fresh[case.id] = (case.label, case.truth(), pred)
-                rows.append({"case_id": case.id, "label": case.label, "score": pred.score, "seconds": seconds})
-            store.add_predictions(run_id, rows)  # one transaction per batch: the resume point
-            reporter.advance(len(batch))
+    # Pixel AUROC / AUPRO sort the normal pixels in chunks on a background thread while
+    # the remaining cases are predicted, so scoring only finishes what is left.
+    with MapMetrics(background=True) as pixels:
 
-    reporter.phase(f"{cls.name}: score {len(protocols)} protocol(s)", None)
-    test = _test_predictions(test_refs, frame, cache, fresh)
-    results = score_protocols(cls.name, protocols, test, valid_preds)
+        def keep(case: Case, pred: Prediction) -> None:
+            truth = case.truth()
+            fresh[case.id] = (case.label, truth, pred)
+            pixels.add(pred.anomaly_map, truth, case.label, pred.score, position[case.id])
+
+        if finalize and todo:
+            cases = FramedCases(todo, frame)
+            timed = _predict_timed(detector, cls.name, cases, request.batch_size, reporter)
+            preds = detector.finalize(cases, [p for p, _ in timed])
+            rows = []
+            for case, (pred, seconds) in zip(cases, zip(preds, (s for _, s in timed), strict=True), strict=True):
+                pred = validate_prediction(cls.name, case, pred)
+                cache.save(case.id, pred)
+                keep(case, pred)
+                rows.append({"case_id": case.id, "label": case.label, "score": pred.score, "seconds": seconds})
+            store.add_predictions(run_id, rows)
+        else:
+            for start in range(0, len(todo), request.batch_size):
+                batch = list(FramedCases(todo[start : start + request.batch_size], frame))
+                rows = []
+                timed = _predict_timed(detector, cls.name, batch, len(batch))
+                for case, (pred, seconds) in zip(batch, timed, strict=True):
+                    cache.save(case.id, pred)
+                    keep(case, pred)
+                    rows.append({"case_id": case.id, "label": case.label, "score": pred.score, "seconds": seconds})
+                store.add_predictions(run_id, rows)  # one transaction per batch: the resume point
+                reporter.advance(len(batch))
+
+        reporter.phase(f"{cls.name}: score {len(protocols)} protocol(s)", None)
+        test = _test_predictions(test_refs, frame, cache, fresh, pixels)
+        results = score_protocols(cls.name, protocols, test, valid_preds, pixels)
     for scored in results:
         store.save_evaluation(
             run_id,
@@ -289,15 +301,21 @@ def _execute(cls, config, request, store, reporter, run_id, key, protocols, fram
     return RunResult(run_id, key, cls.name, len(stored), len(todo), _summaries(store, run_id))
 
 
-def _test_predictions(refs: list[CaseRef], frame: Frame, cache: PredictionCache, fresh: dict) -> SplitPredictions:
-    """Every test case's label, truth and prediction: from memory when predicted in this call, else from disk."""
+def _test_predictions(
+    refs: list[CaseRef], frame: Frame, cache: PredictionCache, fresh: dict, pixels: MapMetrics
+) -> SplitPredictions:
+    """Every test case's label, truth and prediction: from memory when predicted in this call, else from disk.
+
+    Cases read from disk are also fed to ``pixels`` (the fresh ones already were).
+    """
     labels, truths, preds = [], [], []
-    for ref in refs:
+    for i, ref in enumerate(refs):
         if ref.id in fresh:
             label, truth, pred = fresh[ref.id]
         else:
             case = frame.apply(ref.load())
             label, truth, pred = case.label, case.truth(), cache.load(ref.id)
+            pixels.add(pred.anomaly_map, truth, label, pred.score, i)
         labels.append(label)
         truths.append(truth)
         preds.append(pred)

@@ -15,7 +15,7 @@ import numpy as np
 
 from bench.contract import ANOMALOUS, Case, Prediction
 from bench.errors import ThresholdError
-from bench.metrics import dice, map_metrics, mask_metrics
+from bench.metrics import MapMetrics, MaskCounts, dice, map_metrics, mask_metrics_from_counts
 from bench.thresholds import ThresholdFit, ThresholdProtocol, apply_threshold, fit_threshold
 
 
@@ -57,16 +57,26 @@ def score_protocols(
     protocols: list[ThresholdProtocol],
     test: SplitPredictions,
     valid: SplitPredictions | None,
+    pixels: MapMetrics | None = None,
 ) -> list[Scored]:
-    """Score ``test`` under every protocol (honest ones first, oracle last)."""
+    """Score ``test`` under every protocol (honest ones first, oracle last).
+
+    Args:
+        pixels: the threshold-free metrics already fed with every test case
+            (the runner feeds it while predicting); computed from ``test``
+            when not given.
+    """
     ordered = sorted(protocols, key=lambda p: not p.honest)
     fitted: list[float] = []
     results: dict[str, Scored] = {}
     scores = [p.score for p in test.predictions]
-    # The threshold-free metrics sort every test pixel once; numpy releases the GIL
-    # while sorting, so that runs on a second core while the thresholds are fitted.
+    # The threshold-free metrics sort every normal test pixel; numpy releases the GIL
+    # while sorting and searching, so that runs on a second core while thresholds are fitted.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(map_metrics, test.maps, test.truths, test.labels, scores)
+        if pixels is None:
+            pending = pool.submit(map_metrics, test.maps, test.truths, test.labels, scores)
+        else:
+            pending = pool.submit(pixels.result)
         partial: dict[str, tuple[ThresholdFit, list[dict], dict]] = {}
         for protocol in ordered:
             fit = _fit(detector, protocol, test, valid, fitted)
@@ -118,7 +128,7 @@ def _fit(
 
 def _score_masks(protocol: ThresholdProtocol, fit: ThresholdFit, test: SplitPredictions) -> tuple[list[dict], dict]:
     """Per-case rows and the mask-dependent summary under one protocol."""
-    masks: list[np.ndarray] = []
+    counts: list[MaskCounts] = []
     rows: list[dict] = []
     extras_by_name: dict[str, list[float]] = {}
     for case_id, label, truth, pred in zip(test.ids, test.labels, test.truths, test.predictions, strict=True):
@@ -128,7 +138,8 @@ def _score_masks(protocol: ThresholdProtocol, fit: ThresholdFit, test: SplitPred
         else:
             mask = apply_threshold(pred.anomaly_map, fit.value)
             extras = {}
-        masks.append(mask)
+        case = MaskCounts.of(mask, truth)
+        counts.append(case)
         if label == ANOMALOUS:
             for key, value in extras.items():
                 extras_by_name.setdefault(key, []).append(value)
@@ -136,12 +147,12 @@ def _score_masks(protocol: ThresholdProtocol, fit: ThresholdFit, test: SplitPred
             {
                 "case_id": case_id,
                 "label": label,
-                "dice": dice(mask, truth),
-                "pred_fraction": float(mask.mean()),
+                "dice": case.dice,
+                "pred_fraction": case.predicted / case.pixels if case.pixels else 0.0,
                 "extras": extras,
             }
         )
-    summary = mask_metrics(masks, test.truths, test.labels)
-    for key, values in extras_by_name.items():
-        summary[key] = float(np.mean(values))
+    summary = mask_metrics_from_counts(counts, test.labels)
+    for key, value in extras_by_name.items():
+        summary[key] = float(np.mean(value))
     return rows, summary

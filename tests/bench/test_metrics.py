@@ -10,7 +10,7 @@ from scipy import ndimage
 from sklearn.metrics import roc_auc_score
 
 from bench.errors import BenchError
-from bench.metrics import METRICS, aupro, dice, image_auroc, pixel_auroc, pooled_dice, summarize
+from bench.metrics import METRICS, MapMetrics, aupro, dice, image_auroc, pixel_auroc, pooled_dice, summarize
 
 # ---------------------------------------------------------------- references
 
@@ -213,6 +213,56 @@ def test_aupro_edge_cases():
     assert math.isnan(aupro([amap], [np.ones((8, 8), bool)]))  # no normal pixel
     with pytest.raises(BenchError, match="fpr_limit"):
         aupro([amap], [np.eye(8, dtype=bool)], fpr_limit=0.0)
+
+
+# ---------------------------------------------------------------- fed case by case
+
+
+@pytest.mark.parametrize("background", [False, True])
+@pytest.mark.parametrize("chunk_pixels", [1, 50, 700, 10**6])
+def test_map_metrics_fed_case_by_case_match_the_references_for_any_chunk_size(background, chunk_pixels):
+    rng = np.random.default_rng(11)
+    maps, truths = random_cases(rng, 7, shape=(20, 20), blobs=2, quantize=3)  # ties across chunks
+    maps.append(rng.normal(size=(9, 31)))  # float64 beside float32, another size
+    truths.append(rng.random((9, 31)) < 0.1)
+    labels = [int(t.any()) for t in truths]
+    scores = [float(m.max()) for m in maps]
+    with MapMetrics(background=background, chunk_pixels=chunk_pixels) as acc:
+        for amap, truth, label, score in zip(maps, truths, labels, scores, strict=True):
+            acc.add(amap, truth, label, score)
+        out = acc.result()
+    flat = lambda xs: np.concatenate([x.ravel() for x in xs])  # noqa: E731
+    assert out["pixel_auroc"] == pytest.approx(roc_auc_score(flat(truths), flat(maps)), abs=1e-12)
+    assert out["image_auroc"] == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    values = np.unique(flat(maps))
+    assert out["aupro"] == pytest.approx(brute_force_aupro(maps, truths, values, 0.3), abs=1e-9)
+
+
+def test_map_metrics_do_not_depend_on_the_order_cases_arrive_in():
+    # A resumed run adds the cases read back from disk after the fresh ones: same bits.
+    rng = np.random.default_rng(12)
+    maps, truths = random_cases(rng, 12, shape=(16, 16), blobs=2)
+    in_order = MapMetrics(chunk_pixels=300)
+    for i, (amap, truth) in enumerate(zip(maps, truths, strict=True)):
+        in_order.add(amap, truth, int(truth.any()), float(amap.max()), position=i)
+    shuffled = MapMetrics(background=True, chunk_pixels=300)
+    for i in rng.permutation(len(maps)):
+        shuffled.add(maps[i], truths[i], int(truths[i].any()), float(maps[i].max()), position=int(i))
+    assert shuffled.result() == in_order.result()
+    shuffled.close()
+
+
+def test_map_metrics_refuse_a_case_twice_or_after_the_result():
+    amap, truth = np.zeros((4, 4), np.float32), np.eye(4, dtype=bool)
+    acc = MapMetrics()
+    acc.add(amap, truth, 1, 0.0, position=0)
+    with pytest.raises(BenchError, match="position 0 was added twice"):
+        acc.add(amap, truth, 1, 0.0, position=0)
+    acc.result()
+    with pytest.raises(BenchError, match="after the result"):
+        acc.add(amap, truth, 1, 0.0, position=1)
+    with pytest.raises(BenchError, match="map shape"):
+        MapMetrics().add(np.zeros((3, 3)), truth, 1, 0.0)
 
 
 # ---------------------------------------------------------------- summary

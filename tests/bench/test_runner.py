@@ -110,3 +110,29 @@ def test_a_cleared_prediction_cache_is_recomputed(store, tmp_path):
     again = execute(RunRequest("intensity-zscore", data, "valid-f1,oracle"), store)
     assert again.predicted_cases == len(data.cases("test"))
     assert len(store.predicted_cases(first.run_id)) == len(data.cases("test"))
+
+
+def test_a_resumed_run_scores_exactly_like_an_uninterrupted_one(tmp_path, monkeypatch):
+    from bench_intensity_zscore import IntensityZScore
+
+    data = planted_dataset()
+    request = RunRequest("intensity-zscore", data, "valid-f1,oracle", batch_size=4)
+    clean = execute(request, Store(str(tmp_path / "a.db")))
+
+    predict, calls = IntensityZScore.predict, []
+
+    def dies_on_the_second_test_batch(self, cases):
+        calls.extend(c.split for c in cases[:1])
+        if calls.count("test") == 2:
+            raise KeyboardInterrupt  # as if the process were stopped here
+        return predict(self, cases)
+
+    interrupted = Store(str(tmp_path / "b.db"))
+    monkeypatch.setattr(IntensityZScore, "predict", dies_on_the_second_test_batch)
+    with pytest.raises(KeyboardInterrupt):
+        execute(request, interrupted)
+    monkeypatch.setattr(IntensityZScore, "predict", predict)
+    resumed = execute(request, interrupted)
+    # One test batch was stored before the stop; the rest is predicted now.
+    assert resumed.resumed_cases == 4 and resumed.predicted_cases == len(data.cases("test")) - 4
+    assert resumed.evaluations == clean.evaluations
