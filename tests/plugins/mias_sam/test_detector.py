@@ -206,3 +206,64 @@ def test_a_missing_checkpoint_fails_before_anything_is_built(cases):
     assert "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth" in message
     assert "mias-bench weights fetch sam_vit_b" in message
     assert detector._pipeline is None
+
+
+def test_validation_images_calibrate_encoded_are_not_encoded_again(tmp_path, cases, monkeypatch):
+    import bench_mias_sam.detector as detector_module
+
+    valid = cases["valid"]
+    n_normal = sum(c.label == 0 for c in valid)
+    assert 0 < n_normal < len(valid)
+
+    def predict_valid(detector):
+        detector.fit(cases["train"])
+        detector.calibrate(valid)
+        return [validate_prediction("mias-sam", c, p) for c, p in zip(valid, detector.predict(valid), strict=True)]
+
+    cached, probe = _detector(tmp_path / "a")
+    with_cache = predict_valid(cached)
+    assert len(probe.encoded) == len(cases["train"]) + len(valid)  # each validation image once
+    assert cached.run_info().notes["images_encoded"] == len(probe.encoded)
+    # each decode used the embedding calibrate() computed for that image
+    by_image = probe.encoded[len(cases["train"]) :]  # normal ones (calibrate), then the anomalous ones
+    order = [i for i, c in enumerate(valid) if c.label == 0] + [i for i, c in enumerate(valid) if c.label == 1]
+    for position, i in enumerate(order):
+        torch.testing.assert_close(probe.decoder_inputs[i], by_image[position], rtol=0, atol=0)
+
+    monkeypatch.setattr(detector_module, "CALIBRATION_CACHE_BYTES", 0)
+    uncached, probe = _detector(tmp_path / "b")
+    without = predict_valid(uncached)
+    assert len(probe.encoded) == len(cases["train"]) + n_normal + len(valid)  # the normal ones twice
+    # The same predictions up to float rounding (the encoder saw the images in other batches).
+    for a, b in zip(with_cache, without, strict=True):
+        np.testing.assert_allclose(a.anomaly_map, b.anomaly_map, rtol=2e-4)
+        assert a.score == pytest.approx(b.score, rel=2e-4)
+        assert np.mean(a.mask != b.mask) < 1e-3
+
+
+def test_the_calibration_cache_is_dropped_when_testing_starts(tmp_path, cases):
+    detector, probe = _detector(tmp_path)
+    detector.fit(cases["train"])
+    detector.calibrate(cases["valid"])
+    assert detector._calibrated
+    detector.predict(cases["test"])
+    assert not detector._calibrated
+    before = len(probe.encoded)
+    normal_valid = [c for c in cases["valid"] if c.label == 0]
+    detector.predict(normal_valid)  # after testing: encoded again, not taken from a stale cache
+    assert len(probe.encoded) == before + len(normal_valid)
+
+
+def test_a_cached_embedding_is_only_used_for_the_same_pixels(tmp_path, cases):
+    import dataclasses
+
+    detector, probe = _detector(tmp_path)
+    detector.fit(cases["train"])
+    normal = [c for c in cases["valid"] if c.label == 0][:1]
+    detector.calibrate(normal)
+    changed = dataclasses.replace(normal[0], image=np.ascontiguousarray(normal[0].image[::-1]))
+    before = len(probe.encoded)
+    detector.predict([changed])  # same id, other pixels: encoded
+    assert len(probe.encoded) == before + 1
+    detector.predict(normal)  # the cached one: not encoded
+    assert len(probe.encoded) == before + 1
