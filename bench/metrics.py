@@ -321,8 +321,8 @@ class MapMetrics:
 
     def result(self) -> dict[str, float]:
         """``pixel_auroc``, ``image_auroc`` and ``aupro`` (FPR limit 0.3)."""
-        labels = [c[2] for _, c in sorted(self._cases.items())]
-        scores = [c[3] for _, c in sorted(self._cases.items())]
+        ordered = [self._cases[k] for k in sorted(self._cases)]
+        labels, scores = [c[2] for c in ordered], [c[3] for c in ordered]
         return {"pixel_auroc": self.pixel_auroc(), "image_auroc": image_auroc(scores, labels), "aupro": self.aupro()}
 
     def pixel_auroc(self) -> float:

@@ -69,11 +69,11 @@ def score_protocols(
     ordered = sorted(protocols, key=lambda p: not p.honest)
     fitted: list[float] = []
     results: dict[str, Scored] = {}
-    scores = [p.score for p in test.predictions]
     # The threshold-free metrics sort every normal test pixel; numpy releases the GIL
     # while sorting and searching, so that runs on a second core while thresholds are fitted.
     with ThreadPoolExecutor(max_workers=1) as pool:
         if pixels is None:
+            scores = [p.score for p in test.predictions]
             pending = pool.submit(map_metrics, test.maps, test.truths, test.labels, scores)
         else:
             pending = pool.submit(pixels.result)
