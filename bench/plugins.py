@@ -11,7 +11,6 @@ narrows which detector plugins load, e.g. ``MIAS_BENCH_PLUGINS=intensity-zscore`
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import inspect
 import json
@@ -26,6 +25,7 @@ from pydantic import ValidationError
 
 from bench.contract import API_VERSION, Capabilities, Detector, DetectorConfig
 from bench.errors import ConfigError, PluginError, UnknownNameError
+from bench.names import suggest
 
 DETECTOR_GROUP = "mias_bench.detectors"
 PLUGINS_ENV = "MIAS_BENCH_PLUGINS"
@@ -153,11 +153,6 @@ def check_detector(name: str, obj: Any) -> None:
 def discover_detectors() -> list[PluginRecord]:
     """Every detector entry point, loaded and checked (broken ones carry their error)."""
     return load_entry_points(DETECTOR_GROUP, check_detector, narrow=True)
-
-
-def suggest(name: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
-    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
 def list_detectors(pattern: str = "*") -> list[str]:

@@ -26,7 +26,7 @@ from bench.contract import ANOMALOUS, NORMAL
 from bench.errors import BenchError, UnknownNameError
 from bench.leaderboard import LeaderboardRow, leaderboard_rows
 from bench.metrics import METRICS
-from bench.plugins import suggest
+from bench.names import suggest
 from bench.store import Store
 
 #: The per-case metrics: which cases they average over and which stored column holds them.

@@ -16,8 +16,9 @@ from typing import Any
 from bench.datasets.base import Dataset
 from bench.datasets.spec import DatasetSpec
 from bench.errors import DatasetError, PluginError, UnknownNameError
+from bench.names import suggest
 from bench.paths import data_root
-from bench.plugins import PluginRecord, load_entry_points, suggest
+from bench.plugins import PluginRecord, load_entry_points
 
 DATASET_GROUP = "mias_bench.datasets"
 _NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9.]+)*$")

@@ -1,10 +1,8 @@
-"""Opening, upgrading and writing the result store.
+"""Reading and writing the result store.
 
-Any SQLAlchemy URL works; a plain path is an SQLite file. SQLite files get
-WAL mode and a busy timeout so two runs can write to one file. Opening a
-store upgrades its schema to the newest Alembic revision; a file that is
-not SQLite, or a database that is not a mias-bench store, is refused
-before anything is written to it.
+:class:`Store` opens its database through :mod:`bench.store.engine` (which
+refuses files that are not a mias-bench store and upgrades the schema) and
+offers the few transactions the runner, leaderboards and publishing need.
 """
 
 from __future__ import annotations
@@ -14,65 +12,19 @@ import math
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, delete, event, insert, inspect, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.errors import StoreError
 from bench.paths import database_url
+from bench.store.engine import current_revision, open_engine, safe_url, upgrade_schema
 from bench.store.models import CaseMetric, CasePrediction, Evaluation, Run, Summary
-
-_MIGRATIONS = Path(__file__).parent / "migrations"
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-_OUR_TABLES = {"runs", "case_predictions", "evaluations", "case_metrics", "summaries"}
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _check_sqlite_file(path: Path) -> None:
-    if not path.exists() or path.stat().st_size == 0:
-        if not path.parent.exists():
-            raise StoreError(f"cannot create database {path}: folder {path.parent} does not exist")
-        return
-    if path.is_dir():
-        raise StoreError(f"database path {path} is a folder; expected an SQLite file")
-    with path.open("rb") as fh:
-        head = fh.read(len(_SQLITE_MAGIC))
-    if head != _SQLITE_MAGIC:
-        raise StoreError(
-            f"{path} is not an SQLite database (expected a file starting with 'SQLite format 3'); "
-            "it was left untouched. Pass --db with another path or URL."
-        )
-
-
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
-
-
-def _alembic_config(connection) -> AlembicConfig:
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(_MIGRATIONS))
-    cfg.attributes["connection"] = connection
-    return cfg
-
-
-def head_revision() -> str:
-    script = ScriptDirectory.from_config(_alembic_config(None))
-    return script.get_current_head()  # type: ignore[return-value]
 
 
 class Store:
@@ -86,68 +38,22 @@ class Store:
 
     def __init__(self, url: str | None = None, *, upgrade: bool = True):
         self.url = database_url(url)
-        try:
-            parsed = make_url(self.url)
-        except ArgumentError as exc:
-            raise StoreError(f"cannot parse database URL {self.url!r}: {exc}") from None
-        self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        if self.is_sqlite and parsed.database not in (None, "", ":memory:"):
-            _check_sqlite_file(Path(parsed.database))
-        try:
-            self.engine: Engine = create_engine(self.url, future=True)
-        except Exception as exc:  # missing driver, bad options
-            raise StoreError(f"cannot open database {self._safe_url()}: {exc}") from None
-        if self.is_sqlite:
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.engine, self.is_sqlite = open_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         if upgrade:
             self.upgrade()
 
     def _safe_url(self) -> str:
-        return make_url(self.url).render_as_string(hide_password=True)
+        return safe_url(self.url)
 
     # -- schema ---------------------------------------------------------------------------
 
     def revision(self) -> str | None:
-        with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+        return current_revision(self.engine)
 
     def upgrade(self) -> None:
         """Upgrade the schema to head; refuse databases that are not ours."""
-        head = head_revision()
-        try:
-            with self.engine.begin() as conn:
-                current = MigrationContext.configure(conn).get_current_revision()
-                if current == head:
-                    return
-                tables = set(inspect(conn).get_table_names())
-                if current is None and tables and not tables <= _OUR_TABLES | {"alembic_version"}:
-                    raise StoreError(
-                        f"{self._safe_url()} holds tables that are not a mias-bench store "
-                        f"({', '.join(sorted(tables)[:5])}); refusing to change it"
-                    )
-                script = ScriptDirectory.from_config(_alembic_config(None))
-                if current is not None and current not in {r.revision for r in script.walk_revisions()}:
-                    raise StoreError(
-                        f"{self._safe_url()} is at schema revision {current}, newer than this mias-bench "
-                        f"knows (head {head}); upgrade mias-bench"
-                    )
-                command.upgrade(_alembic_config(conn), "head")
-        except StoreError:
-            raise
-        except OperationalError as exc:
-            if self._at_head_after_race(head):
-                return
-            raise StoreError(f"cannot open database {self._safe_url()}: {exc.orig}") from None
-        except DatabaseError as exc:
-            raise StoreError(f"cannot open database {self._safe_url()}: {exc.orig}") from None
-
-    def _at_head_after_race(self, head: str) -> bool:
-        """Another process may have created the schema at the same moment."""
-        try:
-            return self.revision() == head
-        except Exception:
-            return False
+        upgrade_schema(self.engine, self.url)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -13,7 +13,6 @@ unchanged file).
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UnknownNameError, WeightsError
+from bench.names import suggest
 from bench.paths import weights_dir
 
 REGISTRY_FILE = "registry.json"
@@ -172,10 +172,8 @@ def get_checkpoint(name: str) -> Checkpoint:
     if name in added:
         return added[name]
     known = sorted({*KNOWN_CHECKPOINTS, *added})
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise UnknownNameError(
-        f"unknown checkpoint {name!r}{hint} (known: {', '.join(known)}); "
+        f"unknown checkpoint {name!r}{suggest(name, known)} (known: {', '.join(known)}); "
         f"register a local file with `mias-bench weights add PATH --name {name}`"
     )
 

@@ -15,8 +15,7 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from bench.contract import Capabilities, Case, Detector, DetectorConfig, Prediction, RunInfo
-from bench.errors import ConfigError
+from bench.sdk import Capabilities, Case, ConfigError, Detector, DetectorConfig, Prediction, RunInfo
 
 
 class IntensityZScoreConfig(DetectorConfig):

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.errors import BenchError
+from bench.sdk import BenchError
 
 TRUNCATE = 4.0  # scipy's default kernel truncation, in standard deviations
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from bench.contract import DetectorConfig
+from bench.sdk import DetectorConfig
 
 RANDOM_INIT = "random-init"
 SamVariant = Literal["vit_b", "vit_l", "vit_h", "medsam", "tiny"]

@@ -27,9 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.batching import batched
-from bench.contract import Capabilities, Case, Detector, DetectorContext, Prediction, RunInfo
-from bench.errors import ConfigError
+from bench.sdk import Capabilities, Case, ConfigError, Detector, DetectorContext, Prediction, RunInfo, batched
 from bench_mias_sam.config import PRESETS, RANDOM_INIT, MiasSamConfig
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ import logging
 
 import numpy as np
 
-from bench.errors import ConfigError
+from bench.sdk import ConfigError
 
 log = logging.getLogger("bench_mias_sam")
 

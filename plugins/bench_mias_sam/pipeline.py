@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from segment_anything.utils.transforms import ResizeLongestSide
 
-from bench.frame import pad_square
+from bench.sdk import pad_square
 from bench_mias_sam.anomaly_map import Geometry, anomaly_maps
 from bench_mias_sam.memory_bank import MemoryBank
 from bench_mias_sam.patches import FEATURE_DIM, grid_shape, patch_features

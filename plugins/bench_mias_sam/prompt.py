@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bench.errors import BenchError
+from bench.sdk import BenchError
 
 
 class EmptyPromptError(BenchError):

@@ -23,8 +23,8 @@ import torch
 from segment_anything.build_sam import sam_model_registry
 from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 
-from bench.errors import ConfigError, WeightsError
-from bench.weights import OFFICIAL_FOR_VARIANT, RANDOM_INIT, get_checkpoint, load_checkpoint
+from bench.sdk import RANDOM_INIT, ConfigError, WeightsError, get_checkpoint, load_checkpoint
+from bench.weights import OFFICIAL_FOR_VARIANT
 
 #: segment_anything builder for each variant (MedSAM shares ViT-B's architecture).
 ARCHITECTURE = {"vit_b": "vit_b", "vit_l": "vit_l", "vit_h": "vit_h", "medsam": "vit_b"}

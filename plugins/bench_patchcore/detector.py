@@ -24,9 +24,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.batching import batched
-from bench.contract import Capabilities, Case, Detector, DetectorConfig, DetectorContext, Prediction, RunInfo
-from bench.errors import ConfigError, WeightsError
+from bench.sdk import (
+    Capabilities,
+    Case,
+    ConfigError,
+    Detector,
+    DetectorConfig,
+    DetectorContext,
+    Prediction,
+    RunInfo,
+    WeightsError,
+    batched,
+)
 from bench_patchcore.config import PatchcoreConfig, PatchcoreR18Config, PatchcoreWrn50Config
 from bench_patchcore.preprocess import to_backbone_input, to_case_frame
 
@@ -156,7 +165,7 @@ class PatchcoreDetector(Detector):
     @classmethod
     def offline_overrides(cls) -> dict[str, Any] | None:
         """ImageNet weights when timm's cache holds them, else a random-init backbone (marked as such)."""
-        from bench.errors import WeightsError
+        from bench.sdk import WeightsError
         from bench_patchcore.weights import locate_weights
 
         try:

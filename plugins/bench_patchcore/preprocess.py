@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.errors import ContractViolation
+from bench.sdk import ContractViolation
 from bench_patchcore.config import PatchcoreConfig
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from bench.errors import ConfigError, WeightsError
+from bench.sdk import ConfigError, WeightsError
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def check_backbone(detector: str, backbone: str) -> None:
 
     if timm.is_model(backbone):
         return
-    from bench.plugins import suggest
+    from bench.sdk import suggest
 
     raise ConfigError(f"{detector}: backbone {backbone!r} is not a timm model{suggest(backbone, timm.list_models())}")
 
