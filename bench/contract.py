@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -139,12 +139,28 @@ class DetectorConfig(BaseModel):
 
 @dataclass
 class DetectorContext:
-    """What the runner lends a detector: where to work and on what device."""
+    """What the runner lends a detector: where to work, on what device, and how to report progress.
+
+    Attributes:
+        device: ``"cpu"`` or ``"cuda"`` (resolved by the runner).
+        seed: the run's seed; a detector seeds every random choice from it.
+        work_dir: a private, empty folder for the detector's files during the
+            run; the runner removes it after :meth:`Detector.close`.
+        batch_size: cases per :meth:`Detector.predict` call.
+        on_progress: the runner's progress callback; call
+            :meth:`report_progress` rather than this.
+    """
 
     device: str = "cpu"
     seed: int = 0
     work_dir: Path | None = None
     batch_size: int = 8
+    on_progress: Callable[[str, int, int | None], None] | None = field(default=None, repr=False)
+
+    def report_progress(self, task: str, done: int, total: int | None = None) -> None:
+        """Show progress of a long step inside a hook (e.g. ``("epoch", 3, 10)``); the CLI draws it."""
+        if self.on_progress is not None:
+            self.on_progress(task, done, total)
 
 
 @dataclass(frozen=True)
@@ -209,6 +225,15 @@ class Detector(ABC):
 
     def run_info(self) -> RunInfo:
         return RunInfo(device=self.context.device)
+
+    def uses_pretrained_weights(self) -> bool:
+        """Whether this config is meant to run on pretrained weights (default: ``capabilities.needs_weights``).
+
+        The platform marks a run ``random-init`` when this is true and no
+        pretrained file was loaded through :func:`bench.sdk.load_checkpoint` or
+        reported with :func:`bench.sdk.record_weights` while the detector ran.
+        """
+        return self.capabilities.needs_weights
 
     @classmethod
     def offline_overrides(cls) -> dict[str, Any] | None:

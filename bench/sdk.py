@@ -38,7 +38,15 @@ from bench.errors import (
 from bench.frame import pad_square
 from bench.names import suggest
 from bench.paths import cache_dir
-from bench.weights import RANDOM_INIT, Checkpoint, LoadedWeights, checkpoint_path, get_checkpoint, load_checkpoint
+from bench.weights import (
+    RANDOM_INIT,
+    Checkpoint,
+    LoadedWeights,
+    checkpoint_path,
+    get_checkpoint,
+    load_checkpoint,
+    record_weights,
+)
 
 __all__ = [
     "ANOMALOUS",
@@ -66,6 +74,7 @@ __all__ = [
     "checkpoint_path",
     "get_checkpoint",
     "load_checkpoint",
+    "record_weights",
     "pad_square",
     "suggest",
 ]

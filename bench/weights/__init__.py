@@ -14,6 +14,7 @@ from bench.weights.cache import (
     verify_checkpoints,
 )
 from bench.weights.fetch import DownloadProgress, fetch_checkpoint
+from bench.weights.ledger import LoadedFile, WeightsLedger, open_ledger, record_weights
 from bench.weights.loading import LoadedWeights, load_checkpoint
 from bench.weights.registry import (
     KNOWN_CHECKPOINTS,
@@ -32,7 +33,9 @@ __all__ = [
     "RANDOM_INIT",
     "Checkpoint",
     "DownloadProgress",
+    "LoadedFile",
     "LoadedWeights",
+    "WeightsLedger",
     "VerifyResult",
     "add_checkpoint",
     "checkpoint_path",
@@ -42,6 +45,8 @@ __all__ = [
     "list_checkpoints",
     "load_checkpoint",
     "missing_message",
+    "open_ledger",
+    "record_weights",
     "require_checkpoint",
     "sha256_file",
     "verify_checkpoints",

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import WeightsError
-from bench.weights.cache import check_file, file_digest, require_checkpoint
+from bench.weights.cache import check_file, require_checkpoint, sha256_file
+from bench.weights.ledger import note_loaded
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ def load_checkpoint(name: str) -> LoadedWeights:
     import torch
 
     ck, path = require_checkpoint(name)
-    digest = file_digest(path)
+    # Hashed on every load: a file changed in place (same size and mtime) is never used under an old digest.
+    digest = sha256_file(path)
     check_file(ck, path, digest)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -58,4 +60,5 @@ def load_checkpoint(name: str) -> LoadedWeights:
         state = state["model"]  # some training scripts wrap the state dict
     if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
         raise WeightsError(f"checkpoint {name!r} ({path}): expected a state dict (name -> tensor), found {type(state)}")
+    note_loaded(name, digest, path)
     return LoadedWeights(name=name, path=path, sha256=digest, state_dict=state)
