@@ -115,8 +115,8 @@ class SupersimplenetConfig(AnomalibRunConfig):
 
 
 _BMAD_INPUT = {"input_size": 224}
-#: Demo settings beyond the bridge's DEMO_SETTINGS: resnet18 and a few epochs.
-_DEMO_TIMM = {"backbone": "resnet18", "epochs": 2}
+#: Demo settings beyond the bridge's DEMO_SETTINGS: resnet18 and one epoch (a smoke run, not the method).
+_DEMO = {"backbone": "resnet18", "epochs": 1}
 
 
 class Rd4ad(AnomalibDetector):
@@ -126,7 +126,7 @@ class Rd4ad(AnomalibDetector):
     Config = Rd4adConfig
     description = "RD4AD (anomalib ReverseDistillation), wide_resnet50_2 layers 1-3, 200 epochs; map and score."
     presets = {"bmad": {**_BMAD_INPUT, "anomaly_map_mode": "multiply"}}
-    demo_overrides: ClassVar[dict[str, Any]] = _DEMO_TIMM
+    demo_overrides: ClassVar[dict[str, Any]] = _DEMO
 
 
 class CfaDetector(AnomalibDetector):
@@ -137,7 +137,7 @@ class CfaDetector(AnomalibDetector):
     description = "CFA (anomalib Cfa), torchvision wide_resnet50_2, 30 epochs; map and score."
     presets = {"bmad": dict(_BMAD_INPUT)}
     backbone_source: ClassVar[Literal["timm", "torchvision"]] = "torchvision"
-    demo_overrides: ClassVar[dict[str, Any]] = {"backbone": "resnet18", "epochs": 2}
+    demo_overrides: ClassVar[dict[str, Any]] = _DEMO
 
 
 class Cflow(AnomalibDetector):
@@ -147,7 +147,8 @@ class Cflow(AnomalibDetector):
     Config = CflowConfig
     description = "CFLOW-AD (anomalib Cflow), wide_resnet50_2 layers 2-4, 50 epochs; map and score."
     presets = {"bmad": dict(_BMAD_INPUT)}
-    demo_overrides: ClassVar[dict[str, Any]] = {"backbone": "resnet18", "epochs": 1}
+    # The demo's 24 training cases in one batch: its 2 x 2 layer-4 grid then holds 96 fibres, over one flow batch.
+    demo_overrides: ClassVar[dict[str, Any]] = {**_DEMO, "train_batch_size": 24}
 
 
 class SuperSimpleNet(AnomalibDetector):
@@ -159,4 +160,4 @@ class SuperSimpleNet(AnomalibDetector):
         "SuperSimpleNet (anomalib Supersimplenet; stands in for the paper's SimpleNet), "
         "wide_resnet50_2.tv_in1k, 300 epochs; map and score."
     )
-    demo_overrides: ClassVar[dict[str, Any]] = {"backbone": "resnet18.tv_in1k", "epochs": 2}
+    demo_overrides: ClassVar[dict[str, Any]] = {**_DEMO, "backbone": "resnet18.tv_in1k", "input_size": 128}

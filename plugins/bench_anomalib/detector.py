@@ -33,13 +33,14 @@ from bench.sdk import (
     Prediction,
     RunInfo,
     batched,
+    suggest,
 )
 from bench_anomalib.config import AnomalibConfig, AnomalibRunConfig
 
 log = logging.getLogger(__name__)
 
 #: Settings that make a detector finish the offline demo in seconds on a CPU (recorded in the stored config).
-DEMO_SETTINGS: dict[str, Any] = {"input_size": 128, "train_batch_size": 8}
+DEMO_SETTINGS: dict[str, Any] = {"input_size": 64, "train_batch_size": 8}
 
 
 class AnomalibDetector(Detector):
@@ -135,6 +136,7 @@ class AnomalibDetector(Detector):
         cfg = self.cfg
         kwargs = cfg.model_kwargs()
         check_model_args(model_class, kwargs)
+        self._check_backbone(kwargs.get("backbone"))
         if "pre_trained" in init_parameters(model_class):
             kwargs["pre_trained"] = cfg.pretrained
         size = (cfg.input_size, cfg.input_size)
@@ -158,6 +160,16 @@ class AnomalibDetector(Detector):
                     ) from exc
                 raise
         return module, loads
+
+    def _check_backbone(self, backbone: Any) -> None:
+        """Raise :class:`ConfigError` with close matches when timm does not know the ``backbone`` argument."""
+        if not isinstance(backbone, str) or self.backbone_source != "timm":
+            return
+        import timm
+
+        if not timm.is_model(backbone):
+            names = timm.list_models()
+            raise ConfigError(f"{self.name}: backbone {backbone!r} is not a timm model{suggest(backbone, names)}")
 
     def _check_learning_type(self, module: Any) -> None:
         from anomalib import LearningType

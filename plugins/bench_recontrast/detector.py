@@ -22,7 +22,7 @@ class ReContrast(AnomalibDetector):
     Config = ReContrastConfig
     description = "ReContrast (NeurIPS 2023), wide_resnet50_2 (torchvision V1 weights), 1,000 steps; map and score."
     presets = {"bmad": {"input_size": 224}}
-    demo_overrides: ClassVar[dict[str, Any]] = {"backbone": "resnet18.tv_in1k", "max_steps": 6}
+    demo_overrides: ClassVar[dict[str, Any]] = {"backbone": "resnet18.tv_in1k", "max_steps": 3}
 
     def model_class(self) -> type:
         from bench_anomalib.quiet import import_anomalib_models

@@ -10,7 +10,7 @@ from planted import planted_cases
 
 from bench.contract import Case, DetectorContext, validate_prediction
 from bench.errors import ConfigError
-from bench_anomalib import AnomalibDetector, CfaDetector
+from bench_anomalib import AnomalibDetector, CfaDetector, Rd4ad
 from bench_anomalib.config import IMAGENET_MEAN, IMAGENET_STD
 from bench_anomalib.preprocess import normalise, resize_cases, to_case_frame
 from bench_anomalib.training import TrainingPlan
@@ -112,6 +112,12 @@ def test_predict_before_fit_names_the_call_to_make(cases):
 def test_fit_without_cases_is_refused():
     with pytest.raises(ConfigError, match="at least one normal training case"):
         _cfa().fit([])
+
+
+def test_an_unknown_timm_backbone_is_a_config_error_with_close_matches(cases):
+    detector = Rd4ad(Rd4ad.Config(backbone="resnet181", pretrained=False))
+    with pytest.raises(ConfigError, match=r"backbone 'resnet181' is not a timm model; did you mean 'resnet18'"):
+        detector.fit(cases[0])
 
 
 @pytest.mark.slow

@@ -170,3 +170,18 @@ def test_named_configs_pass_every_non_run_field_to_the_model():
         "permute_soft": False,
         "lr": 1e-4,
     }
+
+
+def test_the_demo_plans_each_detector_with_demo_settings_the_config_accepts():
+    from bench.demo import plan_detectors
+    from bench_anomalib.backbone_weights import cached_timm_weights, cached_torchvision_weights
+
+    plan = plan_detectors(list(DETECTORS))
+    assert set(plan.detectors) == set(DETECTORS) and not plan.skipped
+    for name, overrides in plan.detectors.items():
+        config = resolve_config(DETECTORS[name], None, [f"{k}={json.dumps(v)}" for k, v in overrides.items()])
+        assert config.input_size <= 128 and config.train_batch_size <= 24
+        backbone = overrides.get("backbone", overrides.get("model_args", {}).get("backbone"))
+        assert backbone.startswith("resnet18")
+        cached = (cached_torchvision_weights if name == "cfa" else cached_timm_weights)(backbone) is not None
+        assert config.pretrained is cached  # random-init only where the weights are not already cached
