@@ -49,6 +49,15 @@ def test_cases_are_resized_like_pil_and_normalised_per_channel():
     assert np.array_equal(resize_cases([same], 48)[0, 0].numpy(), same)  # already at size: untouched
 
 
+def test_the_models_own_resize_leaves_the_prepared_input_unchanged():
+    from torchvision.transforms.v2 import Resize
+
+    # The bridge gives anomalib a pre-processor that only resizes to input_size, to tell the model its size;
+    # cases arrive already at that size, so it must be an exact no-op.
+    x = normalise(resize_cases([np.random.default_rng(3).random((70, 50)).astype(np.float32)], 32), (0,) * 3, (1,) * 3)
+    assert torch.equal(Resize((32, 32), antialias=True)(x), x)
+
+
 def test_maps_go_back_to_each_case_frame_bilinearly():
     rng = np.random.default_rng(1)
     maps = torch.tensor(rng.random((2, 1, 32, 32)), dtype=torch.float32)
