@@ -14,8 +14,8 @@ cut training short for a CPU. Backbones are always random-init
 
 Columns: ``fit_s`` is building and training the model (anomalib imported
 before timing); ``fit_s_per_image`` is ``fit_s`` over the training images
-seen (training cases x epochs run; optimiser steps x batch for step-limited
-runs); ``predict_s_per_image`` the wall time of predicting every test case
+fed to training steps (training cases x epochs, or fewer when a step limit
+stops an epoch early); ``predict_s_per_image`` the wall time of predicting every test case
 (after one warm-up batch) over their number; ``peak_rss_mib`` the child's
 peak resident set size.
 
@@ -88,9 +88,7 @@ def _child(args: argparse.Namespace) -> None:
 
     notes = detector.run_info().notes
     dumped = config.model_dump(mode="json")
-    # Step-limited runs: steps x batch (exact when the training set is a multiple of the batch).
-    step_limited = not notes["one_pass"] and dumped.get("max_steps") is not None
-    images_seen = notes["steps_run"] * dumped["train_batch_size"] if step_limited else len(train) * notes["epochs_run"]
+    images_seen = notes["train_images_seen"]
     backbone = dumped.get("backbone", dumped.get("model_args", {}).get("backbone"))
     print(
         json.dumps(
@@ -102,6 +100,7 @@ def _child(args: argparse.Namespace) -> None:
                 "test_cases": len(test),
                 "epochs_run": notes["epochs_run"],
                 "steps_run": notes["steps_run"],
+                "train_images_seen": images_seen,
                 "fit_s": round(fit_s, 2),
                 "fit_s_per_image": round(fit_s / max(images_seen, 1), 4),
                 "predict_s_per_image": round(predict_s / len(test), 4),
@@ -162,7 +161,8 @@ def main() -> None:
         for row in rows:
             print(json.dumps({**row, "device": device_name, "settings": args.settings}))
         return
-    header = ["detector", *SHOWN, "epochs_run", "steps_run", "fit_s", "fit_s_per_image", "predict_s_per_image"]
+    header = ["detector", *SHOWN, "epochs_run", "steps_run", "train_images_seen", "fit_s", "fit_s_per_image"]
+    header.append("predict_s_per_image")
     header.append("peak_rss_mib")
     widths = [max(len(h), *(len(str(r[h])) for r in rows)) for h in header] if rows else [len(h) for h in header]
     print(f"# device {device_name}; {args.settings} settings, pretrained=false; synthetic brain, 256 px frame")

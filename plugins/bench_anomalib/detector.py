@@ -113,6 +113,7 @@ class AnomalibDetector(Detector):
             "train_cases": len(images),
             "epochs_run": summary.epochs,
             "steps_run": summary.steps,
+            "train_images_seen": summary.images,
             # One-pass models return a placeholder loss to satisfy Lightning: there is nothing to report.
             "train_loss_per_epoch": [] if plan.one_pass else [round(loss, 6) for loss in summary.epoch_losses],
             "one_pass": plan.one_pass,

@@ -63,13 +63,16 @@ class TrainingPlan:
 
 @dataclass(frozen=True)
 class TrainingSummary:
-    """What a fit did: epochs and optimiser steps completed, and the mean training loss of each epoch.
+    """What a fit did: epochs and optimiser steps completed, training images fed, mean training loss per epoch.
 
-    ``epoch_losses`` is empty for models whose training step returns no loss (memory banks).
+    ``steps`` counts optimiser steps, which is one per batch except for
+    models that step several times per batch (CFlow steps once per fibre
+    batch). ``epoch_losses`` is empty for models whose training step returns no loss.
     """
 
     epochs: int
     steps: int
+    images: int = 0
     epoch_losses: tuple[float, ...] = ()
 
 
@@ -120,6 +123,7 @@ def train(
 
     total = plan.total_epochs(len(images))
     epoch_losses: list[float] = []
+    fed = [0]  # training images that went through a training step
 
     class EpochProgress(pl.Callback):
         """Reports each finished epoch and keeps its mean training loss."""
@@ -127,7 +131,8 @@ def train(
         def __init__(self) -> None:
             self.losses: list[float] = []
 
-        def on_train_batch_end(self, trainer: pl.Trainer, pl_module: Any, outputs: Any, *args: Any) -> None:
+        def on_train_batch_end(self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: Any, *args: Any) -> None:
+            fed[0] += len(batch.image)
             loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
             if loss is not None and hasattr(loss, "detach"):
                 self.losses.append(float(loss.detach().float().mean()))
@@ -159,7 +164,10 @@ def train(
         )
         trainer.fit(module, datamodule=_normal_cases_module(images, config, plan.batch_size, seed))
         return TrainingSummary(
-            epochs=int(trainer.current_epoch), steps=int(trainer.global_step), epoch_losses=tuple(epoch_losses)
+            epochs=int(trainer.current_epoch),
+            steps=int(trainer.global_step),
+            images=fed[0],
+            epoch_losses=tuple(epoch_losses),
         )
 
 

@@ -48,6 +48,7 @@ def test_cfa_through_the_cli_has_informative_maps(cli_run):
     rows = _check_rows(rows, {"backbone": "resnet18", "epochs": 2, "input_size": 64, "train_batch_size": 4})
     assert rows["valid-f1"]["metrics"]["pixel_auroc"] > 0.8
     assert notes["epochs_run"] == 2 and notes["steps_run"] == 2 * 2 and len(notes["train_loss_per_epoch"]) == 2
+    assert notes["train_images_seen"] == 2 * 8
     (optimizer,) = notes["optimizer"]
     assert optimizer["class"] == "AdamW" and optimizer["groups"][0]["lr"] == 1e-3  # anomalib's CFA optimiser
     assert notes["pretrained_files"] == []

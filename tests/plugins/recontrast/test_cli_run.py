@@ -48,6 +48,7 @@ def test_recontrast_through_the_cli_learns_its_reconstruction(cli_run):
         assert row["config"]["max_steps"] == 4 and row["config"]["lr_encoder"] == 1e-5
     assert by_protocol["oracle"]["metrics"]["dice"] >= by_protocol["valid-f1"]["metrics"]["dice"]
     assert notes["model"] == "ReContrastModule" and notes["steps_run"] == 4 and notes["epochs_run"] == 4
+    assert notes["train_images_seen"] == 4 * 8
     losses = notes["train_loss_per_epoch"]
     assert len(losses) == 4 and losses[-1] < losses[0]
     (optimizer,) = notes["optimizer"]
