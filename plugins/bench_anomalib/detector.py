@@ -66,6 +66,7 @@ class AnomalibDetector(Detector):
         super().__init__(config, context)
         self._module: Any = None
         self._info: dict[str, Any] = {}
+        self._has_pretrained_weights: bool | None = None  # known once the model is built
 
     @property
     def cfg(self) -> AnomalibRunConfig:
@@ -94,6 +95,12 @@ class AnomalibDetector(Detector):
         self._module = None
         with seeded(self.context.seed, self.context.device), quiet_training():
             module, loads = self._build(model_class)
+            # A model that loaded, skipped or was told about pretrained weights has them; others need none.
+            from bench_anomalib.models import init_parameters
+
+            self._has_pretrained_weights = bool(loads.files or loads.skipped) or "pre_trained" in init_parameters(
+                model_class
+            )
             plan = plan_training(self.name, module, cfg)
             self._check_learning_type(module)
             summary = train(
@@ -197,7 +204,10 @@ class AnomalibDetector(Detector):
                 result = self._module.model(x)
             maps = result.anomaly_map
             if maps is None:
-                raise ConfigError(f"{self.name}: anomalib's {type(self._module).__name__} returned no anomaly map")
+                raise ConfigError(
+                    f"{self.name}: anomalib's {type(self._module).__name__} returned no anomaly map (it scores "
+                    "whole images only); segmentation needs a model that outputs maps"
+                )
             scores = result.pred_score
             if scores is None:
                 scores = torch.amax(maps.reshape(len(batch), -1), dim=1)
@@ -218,14 +228,21 @@ class AnomalibDetector(Detector):
             overrides["pretrained"] = False
         return overrides
 
+    def uses_pretrained_weights(self) -> bool:
+        """True unless the built model turned out to have no pretrained weights at all (e.g. GANomaly)."""
+        if self._has_pretrained_weights is None:
+            return super().uses_pretrained_weights()
+        return self._has_pretrained_weights
+
     def run_info(self) -> RunInfo:
         cfg = self.cfg
         files = self._info.get("pretrained_files", [])
+        weights, digest = None, None
         if cfg.pretrained and files:
             weights = "+".join(f["name"] for f in files)
             digest = files[0]["sha256"] if len(files) == 1 else None
-        else:
-            weights, digest = ("random-init", None) if not cfg.pretrained else (None, None)
+        elif not cfg.pretrained and self.uses_pretrained_weights():
+            weights = "random-init"
         return RunInfo(weights=weights, weights_sha256=digest, device=self.context.device, notes=dict(self._info))
 
 

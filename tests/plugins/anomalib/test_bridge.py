@@ -130,6 +130,20 @@ def test_an_unknown_timm_backbone_is_a_config_error_with_close_matches(cases):
 
 
 @pytest.mark.slow
+def test_a_model_without_pretrained_weights_is_not_random_init_and_one_without_maps_is_refused(cases):
+    train, test = cases
+    config = AnomalibDetector.Config(
+        model="Ganomaly", model_args={"batch_size": 2}, epochs=1, input_size=32, train_batch_size=2, pretrained=False
+    )
+    detector = AnomalibDetector(config)
+    assert detector.uses_pretrained_weights()  # before fit: the capability's default
+    detector.fit(train)
+    assert not detector.uses_pretrained_weights() and detector.run_info().weights is None  # GANomaly has none
+    with pytest.raises(ConfigError, match=r"Ganomaly returned no anomaly map \(it scores whole images only\)"):
+        detector.predict(test)
+
+
+@pytest.mark.slow
 def test_training_length_rules_are_checked_against_the_model(cases):
     train, _ = cases
     one_pass = AnomalibDetector(
