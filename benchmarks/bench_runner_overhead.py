@@ -27,7 +27,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="mias-bench-overhead-")
     os.environ["MIAS_BENCH_CACHE"] = os.path.join(tmp, "cache")
 
-    from bench.contract import Capabilities, LabelledCase, Detector, Prediction
+    from bench.contract import Capabilities, Detector, LabelledCase, Prediction
     from bench.datasets.base import InMemoryDataset
     from bench.plugins import PluginRecord
     from bench.runner import RunRequest, execute
