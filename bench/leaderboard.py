@@ -165,6 +165,75 @@ def _short(value: Any) -> str:
     return text if len(text) <= 24 else text[:21] + "..."
 
 
+@dataclass(frozen=True)
+class SeedSummary:
+    """One method run with several seeds: the spread of its DICE across them (fractions)."""
+
+    method: str  # detector[variant without the seed]@protocol
+    seeds: tuple[int, ...]
+    run_ids: tuple[int, ...]
+    mean: float
+    sd: float  # sample standard deviation (n - 1); 0 for one seed
+    min: float
+    max: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "seeds": list(self.seeds),
+            "run_ids": list(self.run_ids),
+            "mean": self.mean,
+            "sd": self.sd,
+            "min": self.min,
+            "max": self.max,
+        }
+
+
+def seed_summaries(rows: list[LeaderboardRow]) -> list[SeedSummary]:
+    """Per method (same detector, code, config and protocol) run with two or more seeds: mean and spread of DICE.
+
+    ``rows`` are one group's; the order is that of each method's first row.
+    """
+    buckets: dict[tuple, list[LeaderboardRow]] = {}
+    for row in rows:
+        key = (row.detector, row.detector_version, row.plugin_version, row.config_hash, row.frame, row.protocol)
+        buckets.setdefault(key, []).append(row)
+    out = []
+    for bucket in buckets.values():
+        values = [r.metrics.get("dice", math.nan) for r in bucket]
+        if len({r.seed for r in bucket}) < 2 or any(math.isnan(v) for v in values):
+            continue
+        first = bucket[0]
+        variant = ",".join(p for p in first.variant.split(",") if p and not p.startswith("seed="))
+        method = f"{first.detector}{f'[{variant}]' if variant else ''}@{first.protocol}"
+        pairs = sorted(zip((r.seed for r in bucket), (r.run_id for r in bucket), values, strict=True))
+        data = [v for _, _, v in pairs]
+        mean = math.fsum(data) / len(data)
+        sd = math.sqrt(math.fsum((v - mean) ** 2 for v in data) / (len(data) - 1))
+        out.append(
+            SeedSummary(method, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs), mean, sd, min(data), max(data))
+        )
+    return out
+
+
+def render_seed_table(summaries: list[SeedSummary], title: str) -> Table:
+    """The spread of DICE across seeds of each method run with several (metrics in %)."""
+    table = Table(title=f"{title}: DICE across seeds", caption="mean ± sample sd, in %", caption_justify="left")
+    table.add_column("method", overflow="fold")
+    for name in ("seeds", "mean", "sd", "min", "max"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for s in summaries:
+        table.add_row(
+            escape(s.method),
+            str(len(s.seeds)),
+            _fmt(s.mean, True),
+            _fmt(s.sd, True),
+            _fmt(s.min, True),
+            _fmt(s.max, True),
+        )
+    return table
+
+
 def positions(group: list[LeaderboardRow]) -> list[int | None]:
     """Position numbers of a group in order: 1, 2, ... for ranked rows, ``None`` for marked ones."""
     out, n = [], 0
@@ -218,4 +287,7 @@ def render_tables(rows: list[LeaderboardRow]) -> list[Table]:
                 style=style,
             )
         tables.append(table)
+        summaries = seed_summaries(group)
+        if summaries:
+            tables.append(render_seed_table(summaries, f"{modality} · {dataset}"))
     return tables

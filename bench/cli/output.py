@@ -84,4 +84,4 @@ class RichReporter:
         self.progress.update(steps[task], completed=done, total=total)
 
     def log(self, message: str) -> None:
-        self.progress.console.log(message)
+        self.progress.console.print(message, style="dim", highlight=False, markup=False, soft_wrap=True)

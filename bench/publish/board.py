@@ -127,6 +127,7 @@ class Group:
     comparison: dict | None = None  # Comparison.as_dict() of the group's ranked rows
     note: str | None = None  # why the group has no comparison
     gallery: GroupGallery = field(default_factory=GroupGallery)
+    seeds: list[dict] = field(default_factory=list)  # SeedSummary.as_dict() of methods run with several seeds
 
     @property
     def group_id(self) -> str:

@@ -130,6 +130,7 @@ def group_document(group: Group) -> dict[str, Any]:
         "row_ids": [r.row_id for r in group.rows],
         "comparison": group.comparison,
         "note": group.note,
+        "seeds": group.seeds,
         "gallery": _gallery_document(group.gallery),
     }
 
@@ -306,6 +307,7 @@ def board_from_document(document: dict[str, Any], cases: dict[str, list[CaseRow]
                 comparison=data.get("comparison"),
                 note=data.get("note"),
                 gallery=_gallery_from(data.get("gallery") or {}),
+                seeds=list(data.get("seeds") or []),
             )
         )
     return board

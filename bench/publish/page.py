@@ -138,6 +138,23 @@ def _statistics(group: Group) -> str:
     return "".join(out)
 
 
+def _seeds(group: Group) -> str:
+    if not group.seeds:
+        return ""
+    rows = "".join(
+        f'<tr><td>{_e(s["method"])}</td><td class="num">{len(s["seeds"])}</td>'
+        + "".join(f'<td class="num">{_e(percent(s[k]))}</td>' for k in ("mean", "sd", "min", "max"))
+        + "</tr>"
+        for s in group.seeds
+    )
+    return (
+        '<h3>DICE across seeds</h3><p class="note">Methods run with several seeds: mean and sample standard '
+        "deviation of DICE over the seeds (in %), so the luck of a draw shows.</p>"
+        '<div class="scroll"><table class="seeds sortable"><thead><tr><th>method</th><th>seeds</th><th>mean</th>'
+        f"<th>sd</th><th>min</th><th>max</th></tr></thead><tbody>{rows}</tbody></table></div>"
+    )
+
+
 def _img(image: GalleryImage, alt: str, cls: str = "") -> str:
     extra = f' class="{cls}"' if cls else ""
     return f'<img src="{_e(image.path)}" width="{image.width}" height="{image.height}" alt="{_e(alt)}"{extra}>'
@@ -216,7 +233,7 @@ def _group_section(group: Group) -> str:
     return (
         f'<section id="{_e(group.group_id)}"><h2>{_e(group.title)}</h2>'
         f'<p class="meta">dataset manifest <code>{_e(group.manifest_hash)}</code> · {len(group.rows)} rows</p>'
-        f"{_board_table(group)}{_statistics(group)}"
+        f"{_board_table(group)}{_statistics(group)}{_seeds(group)}"
         f"<h3>Per-case DICE</h3>{box_plot_svg(group)}"
         f"{_gallery(group, gallery)}{_provenance(group)}</section>"
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.compare import Comparison, ComparisonError, MethodStats, compare_arrays, metric_direction
+from bench.leaderboard import seed_summaries
 from bench.publish.board import Board, Group, PublishedRow
 
 
@@ -23,6 +24,7 @@ def rank_groups(board: Board) -> list[str]:
         for published in group.rows:
             published.rank, published.letters = None, ""
         group.comparison, group.note = None, None
+        group.seeds = [s.as_dict() for s in seed_summaries([p.row for p in group.rows])]
         ranked = [p for p in group.rows if p.row.ranked]
         if not ranked:
             group.note = "no row takes part in the ranking (every row is marked)"

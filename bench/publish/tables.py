@@ -143,7 +143,22 @@ def _md_group(group: Group) -> list[str]:
     right = {0, 1, 5, *range(7, 7 + len(SHOWN_METRICS))}
     out = [f"## {group.title}", "", f"Manifest `{group.manifest_hash}`.", ""]
     out += _md_table(header, lines, right)
-    out += ["", _md_statistics_line(group), "", "Provenance:", ""]
+    out += ["", _md_statistics_line(group), ""]
+    if group.seeds:
+        out += ["DICE across seeds (mean and sample sd over the seeds, in %):", ""]
+        seed_lines = [
+            [
+                s["method"],
+                str(len(s["seeds"])),
+                percent(s["mean"]),
+                percent(s["sd"]),
+                percent(s["min"]),
+                percent(s["max"]),
+            ]
+            for s in group.seeds
+        ]
+        out += _md_table(["method", "seeds", "mean", "sd", "min", "max"], seed_lines, {1, 2, 3, 4, 5}) + [""]
+    out += ["Provenance:", ""]
     names = [(name, title) for name, title in provenance_fields() if name not in {"dataset", "collection", "modality"}]
     prov_header = ["row"] + [title for _, title in names]
     prov = [[p.row_id] + [provenance_text(p.row.provenance, name) for name, _ in names] for p in group.rows]

@@ -140,6 +140,7 @@ def verify_publication(path: str | Path, store: Store | None = None, *, rescore:
     for before, after in zip(published.groups, recomputed.groups, strict=True):
         check = Check(before.group_id, "group ranking")
         check.problems += _diff("comparison", before.comparison, after.comparison)
+        check.problems += _diff("seeds", before.seeds, after.seeds)
         if before.note != after.note:
             check.problems.append(f"note: file {before.note!r}, recomputed {after.note!r}")
         ordered = sorted(after.rows, key=lambda p: order_key(p.row))

@@ -63,7 +63,8 @@ def test_run_then_leaderboard_shows_the_result(brain_root, capsys):
     }
     oracle = next(r for r in rows if r["protocol"] == "oracle")
     assert oracle["marks"] == ["oracle"] and oracle["fitted_on"] == "test"
-    assert rows[0]["metrics"]["dice"] >= rows[1]["metrics"]["dice"]
+    assert rows[-1] == oracle and not oracle["ranked"]  # honest rows first; the oracle after, outside the ranking
+    assert oracle["metrics"]["dice"] >= rows[0]["metrics"]["dice"]
     assert run_cli(["leaderboard"]) == 0
     table = capsys.readouterr().out
     assert "intensity-zscore" in table and "oracle" in table and "upper bound" in table
@@ -186,3 +187,30 @@ def test_sigkill_at_a_known_point_then_rerun_finishes_with_one_row_per_case_and_
     )
     (row,) = json.loads(board.stdout)
     assert row["marks"] == marks
+
+
+def test_a_sweep_over_seeds_runs_every_combination_and_reports_the_spread(brain_root, tmp_path, capsys):
+    db = str(tmp_path / "sweep.db")
+    args = ["run", "intensity-zscore", "-d", "bmad-brain", "--data-root", str(brain_root), "--db", db]
+    assert run_cli([*args, "-t", "valid-f1", "--set", "grid=16,32", "--seeds", "0-2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("intensity-zscore@valid-f1 [grid=") == 6, out
+    assert run_cli(["runs", "list", "--json", "--db", db]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert sorted(r["seed"] for r in runs) == [0, 0, 1, 1, 2, 2] and len({r["config_hash"] for r in runs}) == 2
+    assert run_cli(["leaderboard", "--db", db]) == 0
+    board = capsys.readouterr().out
+    assert "DICE across seeds" in board and "intensity-zscore[grid=16]@valid-f1" in board
+    # The same request again: every run is recognised, nothing is redone.
+    assert run_cli([*args, "-t", "valid-f1", "--set", "grid=16,32", "--seeds", "0-2"]) == 0
+    capsys.readouterr()
+    assert run_cli(["runs", "list", "--json", "--db", db]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 6
+    from bench.publish import publish, verify_publication
+    from bench.store import Store
+
+    result = publish(Store(db), "bmad-brain", tmp_path / "boards")
+    (group,) = json.loads((result.folder / "leaderboard.json").read_text())["groups"]
+    methods = {s["method"]: s["seeds"] for s in group["seeds"]}
+    assert methods == {"intensity-zscore[grid=16]@valid-f1": [0, 1, 2], "intensity-zscore[grid=32]@valid-f1": [0, 1, 2]}
+    assert verify_publication(result.folder).ok
