@@ -7,7 +7,7 @@ import sys
 import click
 import typer
 
-from bench.cli import compare, data, detectors, publish, runs, weights
+from bench.cli import compare, data, detectors, publish, reproduce, runs, weights
 from bench.cli.output import err
 from bench.errors import BenchError
 
@@ -34,6 +34,7 @@ app.command("demo")(runs.demo_command)
 app.command("compare")(compare.compare_command)
 app.command("publish")(publish.publish_command)
 app.command("verify")(publish.verify_command)
+app.command("reproduce")(reproduce.reproduce_command)
 
 
 app.add_typer(data.app, name="data")

@@ -11,8 +11,6 @@ JSON is rendered from the board that the JSON and ``cases.csv`` describe
 
 from __future__ import annotations
 
-import ctypes
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -24,6 +22,7 @@ from bench import __version__
 from bench.publish.board import Board, PublishError, collect_board
 from bench.publish.digests import DIGESTS, write_digests
 from bench.publish.document import board_document, board_from_document, cases_csv, dump_document, read_cases_csv
+from bench.publish.folders import swap_in
 from bench.publish.gallery import build_gallery
 from bench.publish.page import render_page
 from bench.publish.ranks import rank_groups
@@ -100,7 +99,7 @@ def publish(
         for filename, text in texts.items():
             (staging / filename).write_text(text, encoding="utf-8", newline="\n")
         write_digests(staging)
-        _swap_in(staging, folder)
+        swap_in(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -117,38 +116,6 @@ def _round_trip(board: Board) -> Board:
     if dump_document(board_document(again)) != dump_document(document):
         raise PublishError("internal error: the leaderboard document does not read back to the same board")
     return again
-
-
-def _swap_in(staging: Path, folder: Path) -> None:
-    """Put the finished ``staging`` folder in ``folder``'s place; the old publication goes only once it is replaced."""
-    if not folder.exists():
-        os.rename(staging, folder)
-        return
-    if not folder.is_dir():
-        raise PublishError(f"cannot publish to {folder}: it exists and is not a folder")
-    if _exchange(staging, folder):  # atomic on Linux: readers see the old folder or the new one
-        shutil.rmtree(staging, ignore_errors=True)  # staging now holds the old publication
-        return
-    old = folder.with_name(f".{folder.name}.replaced-{os.getpid()}")
-    os.rename(folder, old)
-    try:
-        os.rename(staging, folder)
-    except BaseException:
-        os.rename(old, folder)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """``renameat2(RENAME_EXCHANGE)``: swap two paths in one step; False where the system has no such call."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
-    return done == 0
 
 
 __all__ = ["DIGESTS", "GALLERY", "PublishResult", "publish", "render_files"]
