@@ -7,7 +7,7 @@ import sys
 import click
 import typer
 
-from bench.cli import compare, data, detectors, publish, reproduce, runs, weights
+from bench.cli import compare, data, demo, detectors, leaderboard, publish, reproduce, run, runs, weights
 from bench.cli.output import err
 from bench.errors import BenchError
 
@@ -28,9 +28,9 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for
 
 app.add_typer(detectors.app, name="detectors")
 app.add_typer(runs.runs_app, name="runs")
-app.command("run")(runs.run_command)
-app.command("leaderboard")(runs.leaderboard_command)
-app.command("demo")(runs.demo_command)
+app.command("run")(run.run_command)
+app.command("leaderboard")(leaderboard.leaderboard_command)
+app.command("demo")(demo.demo_command)
 app.command("compare")(compare.compare_command)
 app.command("publish")(publish.publish_command)
 app.command("verify")(publish.verify_command)
