@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from bench.errors import ContractViolation
 
@@ -125,9 +126,20 @@ class DetectorConfig(BaseModel):
 
     Unknown keys are refused, values are validated (``"3"`` becomes ``3``
     for an int field), and the resolved config is stored with every run.
+    Every number is finite: infinity and NaN are refused in float fields
+    and anywhere inside loosely typed ones (``dict[str, Any]``), since the
+    stored config must be valid JSON and its hash stable.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _finite_everywhere(self) -> DetectorConfig:
+        for key, value in self:
+            found = _non_finite(value, key)
+            if found is not None:
+                raise ValueError(f"{found[0]} must be a finite number, got {found[1]}")
+        return self
 
     def canonical_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
@@ -135,6 +147,23 @@ class DetectorConfig(BaseModel):
     def config_hash(self) -> str:
         """SHA-256 hex of the canonical JSON; identifies the config in the store."""
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+def _non_finite(value: Any, path: str) -> tuple[str, float] | None:
+    """(path, value) of the first infinite or NaN float inside ``value`` (dicts, lists, tuples), else ``None``."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, value)
+    if isinstance(value, dict):
+        items = [(f"{path}.{k}", v) for k, v in value.items()]
+    elif isinstance(value, list | tuple):
+        items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        return None
+    for child_path, child in items:
+        found = _non_finite(child, child_path)
+        if found is not None:
+            return found
+    return None
 
 
 @dataclass
