@@ -76,7 +76,7 @@ def leaderboard_command(
     """Print one table per modality, rows sorted by DICE."""
     from bench.leaderboard import leaderboard_rows, render_tables
 
-    rows = leaderboard_rows(Store(db), dataset)
+    rows = leaderboard_rows(Store(db, readonly=True), dataset)
     if as_json:
         print_json([r.as_dict() for r in rows])
         return
@@ -115,7 +115,7 @@ def runs_list(
     db: str = DB_OPTION,
 ) -> None:
     """List stored runs with their status."""
-    runs = [_run_dict(r) for r in Store(db).list_runs(dataset)]
+    runs = [_run_dict(r) for r in Store(db, readonly=True).list_runs(dataset)]
     if as_json:
         print_json(runs)
         return
@@ -142,7 +142,7 @@ def runs_show(run_id: int = typer.Argument(...), as_json: bool = typer.Option(Fa
     """Show one run's provenance and its scored protocols."""
     from bench.errors import UnknownNameError
 
-    store = Store(db)
+    store = Store(db, readonly=True)
     run = store.get_run(run_id)
     if run is None:
         raise UnknownNameError(f"no run {run_id} in {store.url}")
