@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -63,18 +62,16 @@ def test_detectors_list_json_shows_outside_and_broken_plugins_and_exits_0(exampl
     assert table.returncode == 0 and "local-contrast" in table.stdout and "broken-import" in table.stdout
 
 
-def test_detectors_list_is_fast_and_imports_no_heavy_library():
+def test_detectors_list_imports_no_heavy_library():
+    # What keeps the listing fast; its time is measured in benchmarks/bench_cli_startup.py.
     code = (
-        "import sys, time; t=time.perf_counter(); from bench.cli.app import run_cli; run_cli(['detectors','list']);"
+        "import sys; from bench.cli.app import run_cli; run_cli(['detectors','list']);"
         "heavy=[m for m in ('torch','anomalib','faiss','segment_anything','sklearn') if m in sys.modules];"
-        "print(heavy, time.perf_counter()-t, file=sys.stderr)"
+        "print(heavy, file=sys.stderr)"
     )
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    elapsed = time.perf_counter() - start
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.startswith("[]"), proc.stderr
-    assert elapsed < 10  # the figure to quote comes from the benchmark; this only catches a heavy import
 
 
 def test_detectors_info_shows_schema_and_unknown_names_get_suggestions(capsys):

@@ -1,4 +1,4 @@
-"""In a fresh process with fresh home folders: what PatchCore writes, and how fast it fails offline.
+"""In a fresh process with fresh home folders: what PatchCore writes, and that it fails offline before loading anomalib.
 
 Each test runs a short script in a child process whose HOME, HF_HOME,
 TORCH_HOME, XDG cache, TMPDIR and working directory are empty folders under
@@ -38,7 +38,7 @@ print(json.dumps({"shapes": [list(p.anomaly_map.shape) for p in preds], "conv1_s
 """
 
 FAIL_OFFLINE = """
-import json, time
+import json, sys
 from planted import planted_cases
 from bench.errors import WeightsError
 from bench_patchcore import PatchcoreR18, PatchcoreWrn50
@@ -46,12 +46,12 @@ from bench_patchcore import PatchcoreR18, PatchcoreWrn50
 train = [c for c in planted_cases(n_train=2, n_valid=0, n_test=0, size=32)]
 out = {}
 for cls in (PatchcoreR18, PatchcoreWrn50):
-    start = time.perf_counter()
     try:
         cls().fit(train)
         out[cls.name] = {"error": None}
     except WeightsError as exc:
-        out[cls.name] = {"error": str(exc), "seconds": time.perf_counter() - start}
+        # Failing before the slow anomalib import is what makes the failure fast.
+        out[cls.name] = {"error": str(exc), "anomalib_imported": "anomalib" in sys.modules}
 print(json.dumps(out))
 """
 
@@ -137,7 +137,7 @@ def test_pretrained_without_cached_weights_fails_fast_offline_naming_the_backbon
     for name, backbone in (("patchcore-r18", "resnet18"), ("patchcore-wrn50", "wide_resnet50_2")):
         result = out[name]
         assert result["error"] is not None, f"{name} fitted without weights"
-        assert result["seconds"] < 15
+        assert result["anomalib_imported"] is False
         message = result["error"]
         assert f"backbone {backbone!r}" in message and "HF_HUB_OFFLINE" in message
         assert "network access" in message and "pretrained=false" in message
@@ -151,5 +151,5 @@ def test_an_unreachable_hub_fails_fast_when_not_marked_offline(tmp_path):
     env, folders = _fresh_env(tmp_path, HF_HUB_OFFLINE="0", HF_ENDPOINT="http://127.0.0.1:9")
     out = _run(FAIL_OFFLINE, env, folders["cwd"])
     for name in ("patchcore-r18", "patchcore-wrn50"):
-        assert out[name]["error"] is not None and out[name]["seconds"] < 15
-        assert "127.0.0.1:9 cannot be reached" in out[name]["error"]
+        assert out[name]["error"] is not None and out[name]["anomalib_imported"] is False
+        assert "127.0.0.1:9 cannot be reached within 3 s" in out[name]["error"]
