@@ -20,7 +20,7 @@ from bench.sdk import Capabilities, Case, ConfigError, Detector, DetectorConfig,
 
 class IntensityZScoreConfig(DetectorConfig):
     grid: int = Field(128, ge=8, le=1024, description="side of the common grid the statistics live on (pixels)")
-    # Intensities lie in [0, 1], so no standard deviation exceeds 1; a sigma beyond the largest grid blurs to a constant.
+    # Intensities lie in [0, 1], so no std exceeds 1; a sigma beyond the largest grid blurs to a constant.
     min_std: float = Field(
         0.02, gt=0, le=1, description="floor on the per-pixel standard deviation (intensity units, (0, 1])"
     )

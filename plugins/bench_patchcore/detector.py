@@ -84,13 +84,14 @@ class PatchcoreDetector(Detector):
         from bench_patchcore.weights import check_backbone, locate_weights, require_weights, sha256_file
 
         cfg = self.cfg
-        PatchcoreModel = import_patchcore_model()  # noqa: N806
+        # Config and weights are checked before anomalib (the slow import) is loaded, so they fail at once.
         check_backbone(self.name, cfg.backbone)
         _check_layers(self.name, cfg.backbone, cfg.layers)
         source = None
         if cfg.pretrained:
             source = locate_weights(cfg.backbone)
             require_weights(self.name, source)
+        PatchcoreModel = import_patchcore_model()  # noqa: N806
         device = torch.device(self.context.device)
 
         self._model = None

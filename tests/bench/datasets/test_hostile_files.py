@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
 from PIL import Image
 
 from bench.cli.app import run_cli
