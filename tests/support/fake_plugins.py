@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from bench import Capabilities, Detector, DetectorConfig, Prediction
+from bench.sdk import Checkpoint
 from bench_intensity_zscore import IntensityZScore
 
 
@@ -67,3 +68,10 @@ class NotADetector:
 class OldApi(NanMaps):
     name = "old-api"
     api_version = 0
+
+
+class BadCheckpoints(NanMaps):
+    """Declares a checkpoint whose file would replace the weights cache's own bookkeeping."""
+
+    name = "bad-checkpoints"
+    checkpoints = (Checkpoint(name="sneaky", file="registry.json"),)

@@ -17,6 +17,7 @@ BROKEN = {
     "old-api": "fake_plugins:OldApi",
     "broken-import": "broken_import:Anything",
     "intensity-zscore": "fake_plugins:NanMaps",  # duplicate of a first-party name
+    "bad-checkpoints": "fake_plugins:BadCheckpoints",
 }
 
 

@@ -24,17 +24,21 @@ import json, sys, time
 from pathlib import Path
 from planted import planted_cases
 from bench.contract import DetectorContext
+from bench.weights import WeightsLedger, open_ledger
 from bench_patchcore import PatchcoreR18
 
 cases = planted_cases(n_train=4, n_valid=0, n_test=4, size=64, seed=0)
 work = Path(sys.argv[1])
 detector = PatchcoreR18(PatchcoreR18.Config(pretrained=True, input_size=64), DetectorContext(work_dir=work))
-detector.fit([c for c in cases if c.split == "train"])
+ledger = WeightsLedger()
+with open_ledger(ledger):
+    detector.fit([c for c in cases if c.split == "train"])
 preds = detector.predict([c for c in cases if c.split == "test"])
 w = detector._model.feature_extractor.feature_extractor.conv1.weight.detach()
 info = detector.run_info()
 print(json.dumps({"shapes": [list(p.anomaly_map.shape) for p in preds], "conv1_sum": float(w.double().sum()),
-                  "weights": info.weights, "sha256": info.weights_sha256}))
+                  "weights": info.weights, "sha256": info.weights_sha256,
+                  "ledger": [[f.name, f.sha256] for f in ledger.files]}))
 """
 
 FAIL_OFFLINE = """
@@ -124,6 +128,8 @@ def test_cached_weights_are_used_offline_and_nothing_is_written_outside_the_work
     assert out["conv1_sum"] == pytest.approx(conv1_sum, rel=1e-9)  # the cached file, not a download
     assert out["weights"] == "imagenet:resnet18"
     assert out["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    # reported to the platform, which hashed the file itself
+    assert out["ledger"] == [["resnet18.a1_in1k", out["sha256"]]]
     after = {name: _files(folder) for name, folder in folders.items()}
     for name in ("home", "hf", "torch", "xdg", "cwd", "tmp"):
         assert after[name] == before[name], f"{name} gained files: {set(after[name]) - set(before[name])}"
