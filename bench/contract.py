@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from bench.errors import ContractViolation
+from bench.weights.checkpoint import Checkpoint
 
 #: Version of this contract. A plugin declares the version it was written
 #: against as ``Detector.api_version``; a different major version is refused.
@@ -226,6 +227,8 @@ class Detector(ABC):
     #: Named partial configs, e.g. ``{"paper": {...}}``; ``default`` is implied.
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     description: ClassVar[str] = ""
+    #: Checkpoints this detector can load (``mias-bench weights list`` shows them; ``weights fetch`` installs them).
+    checkpoints: ClassVar[tuple[Checkpoint, ...]] = ()
 
     def __init__(self, config: DetectorConfig | None = None, context: DetectorContext | None = None):
         self.config = config if config is not None else self.Config()

@@ -26,6 +26,7 @@ from bench.errors import ConfigError, PluginError
 from bench.names import suggest
 from bench.registry import ALLOW_ENV, BLOCK_ENV, PluginRecord, Registry, env_names
 from bench.registry import load_entry_points as _load_entry_points
+from bench.weights.checkpoint import declaration_problems
 
 DETECTOR_GROUP = "mias_bench.detectors"
 PLUGINS_ENV = ALLOW_ENV
@@ -80,6 +81,13 @@ def check_detector(name: str, obj: Any) -> None:
     if inspect.isabstract(obj):
         missing = ", ".join(sorted(obj.__abstractmethods__))
         raise PluginError(f"plugin {name!r}: {obj.__name__} does not implement {missing}")
+    declared = getattr(obj, "checkpoints", ())
+    if not isinstance(declared, tuple):
+        raise PluginError(f"plugin {name!r}: `checkpoints` must be a tuple of bench.sdk.Checkpoint, got {declared!r}")
+    for ck in declared:
+        problems = declaration_problems(ck)
+        if problems:
+            raise PluginError(f"plugin {name!r}: {problems[0]}")
 
 
 def _capabilities(cls: type[Detector]) -> dict[str, Any]:
