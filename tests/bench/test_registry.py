@@ -53,10 +53,11 @@ def _brain_tree(root: Path) -> Path:
 
 def test_a_run_scans_each_group_once(count_scans, tmp_path, capsys):
     root = _brain_tree(tmp_path / "BraTS2021_slice")
+    before = (DETECTORS.discoveries, DATASETS.discoveries)  # counted since the process started
     args = ["run", "intensity-zscore", "-d", "bmad-brain", "--data-root", str(root), "-t", "valid-f1"]
     assert run_cli(args) == 0, capsys.readouterr().err
     assert sorted(count_scans) == ["mias_bench.datasets", "mias_bench.detectors"]
-    assert DETECTORS.discoveries == 1 and DATASETS.discoveries == 1
+    assert (DETECTORS.discoveries - before[0], DATASETS.discoveries - before[1]) == (1, 1)
     get_detector_record("intensity-zscore")
     open_dataset("bmad-brain", root)
     assert len(count_scans) == 2  # later lookups in the same process reuse what was loaded
