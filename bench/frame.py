@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PIL import Image
 
-from bench.contract import Case
+from bench.contract import LabelledCase
 from bench.errors import ConfigError
 
 
@@ -23,7 +23,7 @@ class Frame:
     name: str
     size: int | None  # None: native resolution
 
-    def apply(self, case: Case) -> Case:
+    def apply(self, case: LabelledCase) -> LabelledCase:
         """Return ``case`` in this frame (image float32 [0, 1], mask bool)."""
         if self.size is None:
             return case

@@ -25,6 +25,7 @@ from bench.errors import BenchError
 
 __all__ = [
     "METRICS",
+    "RECOMPUTABLE",
     "MapMetrics",
     "MaskCounts",
     "MetricInfo",
@@ -77,6 +78,12 @@ METRICS: dict[str, MetricInfo] = {
         ),
     )
 }
+
+
+#: Summary metrics that the published per-case values determine (``verify`` recomputes them without a
+#: store): mask metrics from each case's pixel counts, image AUROC from each case's score and label.
+#: Pixel AUROC and AUPRO need the anomaly maps: only a store's prediction cache or a re-run can check them.
+RECOMPUTABLE = ("dice", "dice_normal", "fp_area_normal", "dice_pooled", "image_auroc")
 
 
 def dice(pred: np.ndarray, truth: np.ndarray) -> float:

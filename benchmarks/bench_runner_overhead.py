@@ -27,7 +27,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="mias-bench-overhead-")
     os.environ["MIAS_BENCH_CACHE"] = os.path.join(tmp, "cache")
 
-    from bench.contract import Capabilities, Case, Detector, Prediction
+    from bench.contract import Capabilities, Detector, LabelledCase, Prediction
     from bench.datasets.base import InMemoryDataset
     from bench.plugins import PluginRecord
     from bench.runner import RunRequest, execute
@@ -45,7 +45,7 @@ def main() -> None:
                 y, x = rng.integers(20, 200, 2)
                 mask[y : y + 30, x : x + 30] = True
             image = (rng.integers(0, 256, (size, size)) / 255).astype(np.float32)
-            cases.append(Case(f"{split}/{i:05d}.png", image, mask, "brain", split, int(anomalous)))
+            cases.append(LabelledCase(f"{split}/{i:05d}.png", image, mask, "brain", split, int(anomalous)))
     dataset = InMemoryDataset("overhead", "brain", cases)
     maps = {c.id: (c.truth() * 2.0 + rng.random((size, size))).astype(np.float32) for c in cases}
 

@@ -31,7 +31,7 @@ from bench.errors import WeightsError
 from bench_patchcore import PatchcoreR18
 import numpy as np
 from bench.contract import Case
-case = Case(id="a", image=np.zeros((32, 32), np.float32), mask=None, modality="brain", split="train", label=0)
+case = Case(id="a", image=np.zeros((32, 32), np.float32), modality="brain", split="train")
 start = time.perf_counter()
 try:
     PatchcoreR18().fit([case, case])
@@ -54,20 +54,21 @@ def _subprocess(args: list[str], env: dict[str, str]) -> None:
 
 
 def _fill_store(path: Path, runs: int, cases: int) -> None:
+    from bench.provenance import Provenance
     from bench.store import Store
+    from bench.store.owners import Owner
 
     store = Store(str(path))
-    fields = dict(
-        detector="d", detector_version="1", plugin_dist="p", plugin_version="1", preset=None, config_json="{}",
-        config_hash="c" * 64, dataset="ds", collection="synthetic", modality="brain", data_location="/x",
-        manifest_hash="m" * 64, frame="paper-256", split="test", n_cases=cases, weights=None, weights_sha256=None,
-        transductive=False, seed=0, device="cpu", packages_json="{}", git_commit=None, run_info_json="{}",
+    owner = Owner()
+    provenance = Provenance(
+        detector="d", detector_version="1", plugin_dist="p", plugin_version="1", config_hash="c" * 64, dataset="ds",
+        collection="synthetic", modality="brain", manifest_hash="m" * 64, frame="paper-256", n_cases=cases,
     )  # fmt: skip
+    fields = {**provenance.columns(), "lineage_key": "l" * 64, "data_location": "/x"}
+    rows = [{"case_id": str(j), "label": j % 2, "score": 0.5, "seconds": 0.1} for j in range(cases)]
     for i in range(runs):
-        run = store.start_run({**fields, "run_key": f"k{i}"})
-        store.add_predictions(
-            run.id, [{"case_id": str(j), "label": j % 2, "score": 0.5, "seconds": 0.1} for j in range(cases)]
-        )
+        run = store.claim_run({**fields, "run_key": f"k{i}"}, owner).run
+        store.add_predictions(run.id, owner.token, rows)
     store.close()
 
 

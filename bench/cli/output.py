@@ -76,5 +76,12 @@ class RichReporter:
         if self._task is not None:
             self.progress.advance(self._task, n)
 
+    def step(self, task: str, done: int, total: int | None) -> None:
+        """A detector's own progress inside a hook (e.g. training epochs): one bar per task name."""
+        steps = self.__dict__.setdefault("_steps", {})
+        if task not in steps:
+            steps[task] = self.progress.add_task(f"  {task}", total=total)
+        self.progress.update(steps[task], completed=done, total=total)
+
     def log(self, message: str) -> None:
         self.progress.console.log(message)

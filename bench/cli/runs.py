@@ -30,11 +30,17 @@ def run_command(
     frame: str = typer.Option("paper-256", "--frame", help="Evaluation frame: paper-256 or native."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     batch_size: int = typer.Option(8, "--batch-size", min=1),
+    new_run: bool = typer.Option(
+        False, "--new-run", help="Start a new run when the stored one was made by another detector or plugin version."
+    ),
+    wait: float = typer.Option(
+        0.0, "--wait", min=0.0, help="Seconds to wait for another process running the same run (default: report it)."
+    ),
     db: str = DB_OPTION,
 ) -> None:
     """Run detectors on a dataset's test split, score them and store the results."""
     from bench.datasets.registry import open_dataset
-    from bench.runner import RunFailed, RunRequest, check_request, execute
+    from bench.runner import RunFailed, RunInterrupted, RunRequest, check_request, execute
 
     for name in detectors:
         check_request(name, preset, list(overrides), threshold, frame)
@@ -52,10 +58,15 @@ def run_command(
             frame=frame,
             device=device,
             batch_size=batch_size,
+            allow_new_code=new_run,
+            wait_s=wait,
         )
         try:
             with RichReporter() as reporter:
                 result = execute(request, store, reporter)
+        except RunInterrupted as exc:
+            err().print(f"[yellow]{exc}[/]", highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
         except RunFailed as exc:
             failures += 1
             err().print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
@@ -64,6 +75,11 @@ def run_command(
             dice = summary.get("dice")
             shown = "–" if dice is None or dice != dice else f"{100 * dice:.2f}"
             out().print(f"run {result.run_id} {name}@{protocol}: DICE {shown}")
+        for protocol, error in result.failed_evaluations.items():
+            failures += 1
+            err().print(
+                f"[red]error:[/] run {result.run_id} {name}@{protocol}: {error}", highlight=False, soft_wrap=True
+            )
     if failures:
         raise typer.Exit(1)
 

@@ -11,24 +11,19 @@ import json
 import math
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.errors import StoreError
 from bench.paths import database_url
 from bench.store.engine import current_revision, open_engine, require_head, safe_url, store_error, upgrade_schema
 from bench.store.models import CaseMetric, CasePrediction, Evaluation, Run, Summary
+from bench.store.owners import RunOwners, utcnow
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Store:
+class Store(RunOwners):
     """The result store behind one SQLAlchemy URL.
 
     Args:
@@ -91,6 +86,11 @@ class Store:
         with self.session() as s:
             return s.scalars(select(Run).where(Run.run_key == run_key)).one_or_none()
 
+    def find_lineage(self, lineage_key: str) -> list[Run]:
+        """Runs of the same request made by other code versions (see :class:`bench.provenance.Provenance`)."""
+        with self.session() as s:
+            return list(s.scalars(select(Run).where(Run.lineage_key == lineage_key).order_by(Run.id)))
+
     def get_run(self, run_id: int) -> Run | None:
         with self.session() as s:
             return s.get(Run, run_id)
@@ -102,30 +102,10 @@ class Store:
                 query = query.where(Run.dataset == dataset)
             return list(s.scalars(query))
 
-    def start_run(self, fields: dict[str, Any]) -> Run:
-        """Create the run with ``fields["run_key"]``, or reopen the stored one to resume it."""
+    def update_run(self, run_id: int, owner: str, **fields: Any) -> None:
+        """Set fields of a run this process owns (see :mod:`bench.store.owners`)."""
         with self.session() as s:
-            run = s.scalars(select(Run).where(Run.run_key == fields["run_key"])).one_or_none()
-            if run is None:
-                run = Run(**fields, status="running", started_at=utcnow())
-                s.add(run)
-            elif run.status != "complete":
-                run.status, run.error, run.finished_at = "running", None, None
-            s.flush()
-            return run
-
-    def finish_run(self, run_id: int, status: str, error: str | None = None, **fields: Any) -> None:
-        with self.session() as s:
-            run = s.get(Run, run_id)
-            if run is None:
-                raise StoreError(f"run {run_id} vanished from {self._safe_url()}")
-            run.status, run.error, run.finished_at = status, error, utcnow()
-            for key, value in fields.items():
-                setattr(run, key, value)
-
-    def update_run(self, run_id: int, **fields: Any) -> None:
-        with self.session() as s:
-            run = s.get(Run, run_id)
+            run = self._owned(s, run_id, owner)
             for key, value in fields.items():
                 setattr(run, key, value)
 
@@ -136,15 +116,17 @@ class Store:
             rows = s.scalars(select(CasePrediction).where(CasePrediction.run_id == run_id))
             return {r.case_id: r for r in rows}
 
-    def add_predictions(self, run_id: int, rows: Iterable[dict[str, Any]]) -> None:
-        """Record predicted cases (``case_id, label, score, seconds``); one transaction."""
+    def add_predictions(self, run_id: int, owner: str, rows: Iterable[dict[str, Any]]) -> None:
+        """Record predicted cases (``case_id, label, score, seconds, digest``) in one transaction: the resume point."""
         rows = [{"run_id": run_id, **r} for r in rows]
         if rows:
             with self.session() as s:
+                self._owned(s, run_id, owner)
                 s.execute(insert(CasePrediction), rows)
 
-    def forget_predictions(self, run_id: int, case_ids: Iterable[str] | None = None) -> None:
+    def forget_predictions(self, run_id: int, owner: str, case_ids: Iterable[str] | None = None) -> None:
         with self.session() as s:
+            self._owned(s, run_id, owner)
             query = delete(CasePrediction).where(CasePrediction.run_id == run_id)
             if case_ids is not None:
                 query = query.where(CasePrediction.case_id.in_(list(case_ids)))
@@ -155,16 +137,19 @@ class Store:
     def save_evaluation(
         self,
         run_id: int,
+        owner: str,
         *,
         protocol: str,
-        threshold: float | None,
-        fitted_on: str | None,
-        upper_bound: bool,
-        cases: list[dict[str, Any]],
-        summary: dict[str, float],
+        threshold: float | None = None,
+        fitted_on: str | None = None,
+        upper_bound: bool = False,
+        cases: list[dict[str, Any]] = (),  # type: ignore[assignment]
+        summary: dict[str, float] | None = None,
+        error: str | None = None,
     ) -> int:
-        """Store one protocol's scoring, replacing an earlier one for the same run and protocol."""
+        """Store one protocol's scoring (``error`` set: a failed one, with no rows), replacing an earlier one."""
         with self.session() as s:
+            self._owned(s, run_id, owner)
             old = s.scalars(
                 select(Evaluation).where(Evaluation.run_id == run_id, Evaluation.protocol == protocol)
             ).one_or_none()
@@ -177,36 +162,30 @@ class Store:
                 threshold=threshold,
                 fitted_on=fitted_on,
                 upper_bound=upper_bound,
+                status="failed" if error else "complete",
+                error=error,
                 created_at=utcnow(),
             )
             s.add(ev)
             s.flush()
-            s.execute(
-                insert(CaseMetric),
-                [
-                    {
-                        "evaluation_id": ev.id,
-                        "case_id": c["case_id"],
-                        "label": c["label"],
-                        "dice": c["dice"],
-                        "pred_fraction": c["pred_fraction"],
-                        "extras_json": json.dumps(c.get("extras", {}), sort_keys=True),
-                    }
-                    for c in cases
-                ],
-            )
-            s.execute(
-                insert(Summary),
-                [
-                    {"evaluation_id": ev.id, "metric": k, "value": None if _is_nan(v) else float(v)}
-                    for k, v in summary.items()
-                ],
-            )
+            if cases:
+                s.execute(insert(CaseMetric), [{"evaluation_id": ev.id, **_case_columns(c)} for c in cases])
+            if summary:
+                s.execute(
+                    insert(Summary),
+                    [
+                        {"evaluation_id": ev.id, "metric": k, "value": None if _is_nan(v) else float(v)}
+                        for k, v in summary.items()
+                    ],
+                )
             return ev.id
 
-    def evaluations(self, run_id: int) -> list[Evaluation]:
+    def evaluations(self, run_id: int, status: str | None = None) -> list[Evaluation]:
         with self.session() as s:
-            return list(s.scalars(select(Evaluation).where(Evaluation.run_id == run_id).order_by(Evaluation.id)))
+            query = select(Evaluation).where(Evaluation.run_id == run_id)
+            if status is not None:
+                query = query.where(Evaluation.status == status)
+            return list(s.scalars(query.order_by(Evaluation.id)))
 
     def summary(self, evaluation_id: int) -> dict[str, float]:
         with self.session() as s:
@@ -220,6 +199,21 @@ class Store:
                     select(CaseMetric).where(CaseMetric.evaluation_id == evaluation_id).order_by(CaseMetric.case_id)
                 )
             )
+
+
+def _case_columns(case: dict[str, Any]) -> dict[str, Any]:
+    counts = case.get("counts")
+    return {
+        "case_id": case["case_id"],
+        "label": case["label"],
+        "dice": case["dice"],
+        "pred_fraction": case["pred_fraction"],
+        "intersection": counts.intersection if counts else None,
+        "predicted": counts.predicted if counts else None,
+        "truth_pixels": counts.true if counts else None,
+        "pixels": counts.pixels if counts else None,
+        "extras_json": json.dumps(case.get("extras", {}), sort_keys=True),
+    }
 
 
 def _is_nan(value: Any) -> bool:

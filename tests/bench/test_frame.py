@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from bench.contract import Case
+from bench.contract import LabelledCase
 from bench.frame import get_frame, pad_square
 
 
@@ -21,7 +21,7 @@ def test_paper_frame_matches_pil_on_8bit_images_and_grows_masks():
     u8 = rng.integers(0, 256, (100, 160), dtype=np.uint8)
     mask = np.zeros((100, 160), bool)
     mask[40:50, 70:80] = True
-    case = Case(id="x", image=u8.astype(np.float32) / 255, mask=mask, modality="retina", split="test", label=1)
+    case = LabelledCase(id="x", image=u8.astype(np.float32) / 255, mask=mask, modality="retina", split="test", label=1)
     framed = get_frame("paper-256").apply(case)
     # independent: pad with PIL's own paste, resize with PIL
     canvas = Image.new("L", (160, 160), 0)
@@ -34,5 +34,5 @@ def test_paper_frame_matches_pil_on_8bit_images_and_grows_masks():
 
 
 def test_native_frame_is_identity():
-    case = Case(id="x", image=np.zeros((3, 4), np.float32), mask=None, modality="brain", split="test", label=0)
+    case = LabelledCase(id="x", image=np.zeros((3, 4), np.float32), mask=None, modality="brain", split="test", label=0)
     assert get_frame("native").apply(case) is case

@@ -11,6 +11,13 @@ GOOD = {
     "wrong-shape": "fake_plugins:WrongShape",
     "exploding": "fake_plugins:Exploding",
     "slow-zscore": "fake_plugins:SlowZScore",
+    "transductive-zscore": "fake_plugins:TransductiveZScore",
+    "untrained-zscore": "fake_plugins:UntrainedZScore",
+    "loads-weights": "fake_plugins:LoadsWeights",
+    "cheating": "fake_plugins:Cheating",
+    "blocks-after": "fake_plugins:BlocksAfter",
+    "exits-in-predict": "fake_plugins:ExitsInPredict",
+    "interrupts-itself": "fake_plugins:InterruptsItself",
 }
 BROKEN = {
     "not-a-detector": "fake_plugins:NotADetector",

@@ -69,8 +69,7 @@ from bench.weights import WeightsLedger, add_checkpoint, open_ledger
 from mias_bench_example import LocalContrast
 torch.save({"gain": torch.tensor(2.5)}, sys.argv[1])
 add_checkpoint(sys.argv[1], "local-contrast-gain")
-case = Case(id="a", image=np.random.default_rng(0).random((32, 32), dtype=np.float32), mask=None,
-            modality="brain", split="test", label=0)
+case = Case(id="a", image=np.random.default_rng(0).random((32, 32), dtype=np.float32), modality="brain", split="test")
 plain = LocalContrast().predict([case])[0].anomaly_map
 ledger = WeightsLedger()
 with open_ledger(ledger):

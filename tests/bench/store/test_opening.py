@@ -16,6 +16,7 @@ import pytest
 
 from bench.errors import StoreError
 from bench.store import Store, head_revision
+from bench.store.owners import Owner
 
 from .test_store import _fields
 
@@ -60,7 +61,7 @@ def test_a_kill_during_first_creation_leaves_a_database_that_opens(tmp_path):
     assert child.returncode == 9, child.stderr
     store = Store(str(path))
     assert store.revision() == head_revision()
-    store.start_run(_fields())
+    store.claim_run(_fields(), Owner())
     assert len(store.list_runs()) == 1
 
 
@@ -117,7 +118,7 @@ def test_a_database_failing_the_quick_integrity_check_is_refused(tmp_path):
     path = tmp_path / "damaged.db"
     store = Store(str(path))
     for i in range(200):
-        store.start_run(_fields(key=f"k{i}", config_json="x" * 500))
+        store.claim_run(_fields(key=f"k{i}", config_json="x" * 500), Owner())
     store.close()
     _corrupt(path)
     with pytest.raises(StoreError, match=r"damaged\.db fails SQLite's integrity check"):
@@ -154,7 +155,7 @@ def test_read_only_commands_work_on_a_read_only_folder(tmp_path, frozen, capsys)
     folder.mkdir()
     path = folder / "store.db"
     store = Store(str(path))
-    store.start_run(_fields())
+    store.claim_run(_fields(), Owner())
     store.close()
     frozen(path, folder)
     before = path.read_bytes()
@@ -162,7 +163,7 @@ def test_read_only_commands_work_on_a_read_only_folder(tmp_path, frozen, capsys)
     reader = Store(str(path), readonly=True)
     assert [r.run_key for r in reader.list_runs()] == ["k1"]
     with pytest.raises(StoreError, match="read-only"):
-        reader.start_run(_fields(key="k2"))
+        reader.claim_run(_fields(key="k2"), Owner())
     assert run_cli(["runs", "list", "--json", "--db", str(path)]) == 0
     assert '"k1"' not in capsys.readouterr().err
     assert run_cli(["leaderboard", "--db", str(path)]) == 0
@@ -220,7 +221,7 @@ def test_a_full_disk_is_one_line_and_loses_nothing_stored(tmp_path):
     path = tmp_path / "full.db"
     store = Store(str(path))
     for i in range(3):
-        store.start_run(_fields(key=f"k{i}"))
+        store.claim_run(_fields(key=f"k{i}"), Owner())
     store.engine.dispose()
 
     # SQLITE_FULL for real: the database may not grow beyond its current pages.
@@ -231,7 +232,7 @@ def test_a_full_disk_is_one_line_and_loses_nothing_stored(tmp_path):
 
     with pytest.raises(StoreError) as info:
         for i in range(3, 500):
-            store.start_run(_fields(key=f"k{i}", config_json="x" * 4000))
+            store.claim_run(_fields(key=f"k{i}", config_json="x" * 4000), Owner())
     message = str(info.value)
     assert "full" in message and str(path) in message and "\n" not in message
     store.close()
