@@ -253,7 +253,7 @@ class Registry:
         return record
 
     def capability_keys(self) -> list[str]:
-        """The keys :meth:`where` accepts (from the first usable plugin's capabilities)."""
+        """The keys :meth:`where` accepts: every capability any usable plugin of the group declares."""
         if self.capabilities is None:
             return []
         keys: set[str] = set()
