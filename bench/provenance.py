@@ -10,8 +10,10 @@ code on the same files finds the stored run. ``lineage`` fields are the
 identity less the code versions, so a changed plugin is recognised as such
 (and never silently resumes a run of the old code).
 
-The platform, not the plugin, decides ``weights``, ``weights_sha256``,
-``random_init`` and ``transductive``: from the weights ledger
+The platform, not the plugin, decides ``weights`` (the names of the files
+loaded, joined by ``+``, or ``random-init``), ``weights_sha256`` (the file's
+SHA-256; for several files, the SHA-256 of their ``name:digest`` lines),
+``weights_files``, ``random_init`` and ``transductive``: from the weights ledger
 (:mod:`bench.weights.ledger`) and from whether the runner called
 ``finalize``. ``provenance`` says which: ``platform`` for runs stored by this
 version, ``self-reported`` for runs from before it (stored under schema 0001,
@@ -50,11 +52,25 @@ PLATFORM = "platform"
 SELF_REPORTED = "self-reported"
 
 
-def _f(title: str, *, identity: bool = False, lineage: bool = False, json_column: str | None = None, default=None):
-    """A provenance field; ``json_column`` names the text column holding a structure as JSON."""
-    metadata = {"title": title, "identity": identity or lineage, "lineage": lineage, "json_column": json_column}
+def _f(
+    title: str,
+    *,
+    identity: bool = False,
+    lineage: bool = False,
+    json_column: str | None = None,
+    default=None,
+    empty: type = dict,
+):
+    """A provenance field; ``json_column`` names the text column holding a structure (``empty()`` when absent)."""
+    metadata = {
+        "title": title,
+        "identity": identity or lineage,
+        "lineage": lineage,
+        "json_column": json_column,
+        "empty": empty,
+    }
     if json_column:
-        return field(default_factory=dict, metadata=metadata)
+        return field(default_factory=empty, metadata=metadata)
     return field(default=default, metadata=metadata)
 
 
@@ -84,6 +100,7 @@ class Provenance:
     packages: dict = _f("packages", json_column="packages_json")
     weights: str | None = _f("weights")
     weights_sha256: str | None = _f("weights SHA-256")
+    weights_files: list = _f("weights files", json_column="weights_files_json", empty=list)
     random_init: bool | None = _f("random-init")
     transductive: bool = _f("transductive", default=False)
     provenance: str = _f("provenance decided by", default=PLATFORM)
@@ -115,7 +132,7 @@ class Provenance:
         for f in fields(cls):
             column = f.metadata["json_column"]
             raw = getattr(row, column or f.name)
-            values[f.name] = json.loads(raw or "{}") if column else raw
+            values[f.name] = (json.loads(raw) if raw else f.metadata["empty"]()) if column else raw
         return cls(**values)
 
     @classmethod
@@ -123,6 +140,25 @@ class Provenance:
         """From :meth:`as_dict` output (e.g. a published row); unknown keys are ignored."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def weights_fields(files: list[tuple[str, str]], meant_for_weights: bool) -> dict[str, Any]:
+    """The weights fields of a run from the ``(name, sha256)`` of every file loaded (see the module docstring)."""
+    if not files:
+        return {
+            "weights": "random-init" if meant_for_weights else None,
+            "weights_sha256": None,
+            "weights_files": [],
+            "random_init": meant_for_weights,
+        }
+    lines = sorted(f"{name}:{digest}" for name, digest in files)
+    combined = files[0][1] if len(files) == 1 else hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return {
+        "weights": "+".join(name for name, _ in files),
+        "weights_sha256": combined,
+        "weights_files": [{"name": name, "sha256": digest} for name, digest in files],
+        "random_init": False,
+    }
 
 
 def provenance_fields() -> list[tuple[str, str]]:

@@ -43,12 +43,15 @@ def verify_command(
     db: str = typer.Option(
         None, "--db", help="Also check every row against this store (SQLAlchemy URL or SQLite path)."
     ),
+    rescore: bool = typer.Option(
+        False, "--rescore", help="With --db: score every row again from its cached predictions and the data."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Check a published leaderboard on its own (and against a store with --db); exit 1 if anything fails."""
     from bench.publish.verify import open_store, verify_publication
 
-    report = verify_publication(path, open_store(db) if db else None)
+    report = verify_publication(path, open_store(db) if db else None, rescore=rescore)
     if as_json:
         print_json(report.as_dict())
     else:

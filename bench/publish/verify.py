@@ -20,7 +20,8 @@ Without a store, from the folder alone:
 
 Pixel AUROC and AUPRO need the anomaly maps: they are checked only against a
 store (``--db``, which also checks every provenance field, metric and
-per-case value against the stored rows).
+per-case value against the stored rows) with ``--rescore``, which scores every
+row again from the run's cached predictions and the dataset's truths.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from bench.publish.digests import check_digests
 from bench.publish.document import board_from_document, load_document, read_cases_csv, registries
 from bench.publish.ranks import rank_groups
 from bench.publish.recompute import case_problems, same_number, summary_from_cases
+from bench.publish.rescore import Rescorer
 from bench.store import Evaluation, Run, Store
 
 
@@ -105,8 +107,11 @@ def publication_folder(path: str | Path) -> Path:
     return folder
 
 
-def verify_publication(path: str | Path, store: Store | None = None) -> VerifyReport:
+def verify_publication(path: str | Path, store: Store | None = None, *, rescore: bool = False) -> VerifyReport:
     """Verify the publication at ``path`` on its own and, when ``store`` is given, against it.
+
+    ``rescore`` (needs ``store``): also score every row again from the run's
+    cached predictions and the dataset's truths (:mod:`bench.publish.rescore`).
 
     Raises:
         PublishError: no publication there, or a document of an unknown schema or version.
@@ -151,10 +156,15 @@ def verify_publication(path: str | Path, store: Store | None = None) -> VerifyRe
     for name, text in render_files(recomputed).items():
         rendered.problems += _text_problems(folder / name, text, row_ids)
     report.checks.append(rendered)
+    if rescore and store is None:
+        raise PublishError("re-scoring needs the store the leaderboard came from: pass --db")
     if store is not None:
-        for published_row in published.rows:
-            check = next(c for c in report.checks if c.name == published_row.row_id)
+        rescorer = Rescorer(store) if rescore else None
+        for stated, published_row in zip(stated_rows, published.rows, strict=True):
+            check = next(c for c in report.checks if c.name == str(stated.get("row_id")))
             check.problems += _store_problems(store, published_row)
+            if rescorer is not None:
+                check.problems += rescorer.problems(published_row)
         report.notes += _unlisted(store, document.get("dataset"), {r.row_id for r in published.rows})
     return report
 

@@ -36,7 +36,7 @@ from bench.errors import BenchError, ConfigError, ContractViolation
 from bench.metrics import MapMetrics
 from bench.paths import cache_dir
 from bench.prediction_cache import CorruptPrediction, PredictionCache
-from bench.provenance import PLATFORM, SELF_REPORTED
+from bench.provenance import PLATFORM, SELF_REPORTED, weights_fields
 from bench.runner.hooks import HookGuard
 from bench.runner.plan import RunPlan
 from bench.runner.reporting import Reporter
@@ -317,23 +317,19 @@ class Execution:
 
     def _record_weights(self) -> None:
         """Weights provenance from the ledger (what was loaded), checked against what earlier predictions used."""
-        uses = self.guard.call("uses_pretrained_weights", self.detector.uses_pretrained_weights)
-        files = list(self.ledger.files)
-        observed = {
-            "weights": ",".join(f.name for f in files) or ("random-init" if uses else None),
-            "weights_sha256": ",".join(f.sha256 for f in files) or None,
-            "random_init": bool(uses and not files),
-        }
+        uses = bool(self.guard.call("uses_pretrained_weights", self.detector.uses_pretrained_weights))
+        observed = weights_fields([(f.name, f.sha256) for f in self.ledger.files], uses)
+        observed["weights_files_json"] = json.dumps(observed.pop("weights_files"), sort_keys=True)
         run = self.run
         earlier = self.resumed and run.provenance == PLATFORM and run.random_init is not None
         if earlier:
             stored = {"weights": run.weights, "weights_sha256": run.weights_sha256, "random_init": run.random_init}
-            if stored != observed:
+            if stored != {k: observed[k] for k in stored}:
                 raise BenchError(
                     f"run {run.id}: its {self.resumed} stored predictions were made with weights "
                     f"{stored['weights']} ({stored['weights_sha256'] or 'no digest'}), but this process loaded "
                     f"{observed['weights']} ({observed['weights_sha256'] or 'no digest'}); a run never mixes "
-                    "weights: restore the original file, or delete the run and start again"
+                    "weights: restore the file it began with to resume it"
                 )
         provenance = SELF_REPORTED if (self.resumed and run.provenance == SELF_REPORTED) else PLATFORM
         self.store.update_run(run.id, self.owner, provenance=provenance, **observed)

@@ -45,7 +45,8 @@ class Run(Base):
     split: Mapped[str] = mapped_column(String(16), default="test")
     n_cases: Mapped[int] = mapped_column(Integer)
     weights: Mapped[str | None] = mapped_column(String(256))
-    weights_sha256: Mapped[str | None] = mapped_column(Text)  # comma-separated, one per file in `weights`
+    weights_sha256: Mapped[str | None] = mapped_column(String(64))  # see bench.provenance.Provenance
+    weights_files_json: Mapped[str | None] = mapped_column(Text)
     random_init: Mapped[bool | None] = mapped_column(Boolean)  # None: not established
     transductive: Mapped[bool] = mapped_column(Boolean, default=False)
     provenance: Mapped[str] = mapped_column(String(16), default="platform")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+import types
 
 import numpy as np
 
@@ -157,10 +158,12 @@ def _truth_from(case, config, index, cases, context):
     if how == "order":
         return np.ones(case.shape, bool) if index < config.first else None
     if how == "objects":
+        # Everything reachable through attributes of what was handed over (the interpreter's global
+        # state - modules, classes, gc - is out of scope: no in-process seal can cover it).
         seen, stack = set(), [case, cases, context]
         while stack:
             obj = stack.pop()
-            if id(obj) in seen or len(seen) > 5000:
+            if id(obj) in seen or len(seen) > 5000 or isinstance(obj, types.ModuleType | type):
                 continue
             seen.add(id(obj))
             mask = getattr(obj, "mask", None)
@@ -181,30 +184,37 @@ def _truth_from(case, config, index, cases, context):
     raise ValueError(how)
 
 
-class BlocksAfterConfig(IntensityZScore.Config):
-    after: int = 4
-
-
 class BlocksAfter(IntensityZScore):
-    """intensity-zscore that, after ``after`` test cases were predicted, writes ``BLOCK_MARKER`` and hangs.
+    """intensity-zscore that, once ``BLOCK_AFTER`` test cases were predicted, writes ``BLOCK_MARKER`` and hangs.
 
-    Lets a test kill the process at a known point instead of racing a sleep.
+    Only while ``BLOCK_MARKER`` is set, so the same run (same config) completes when it is not:
+    a test kills the process at a known point instead of racing a sleep.
     """
 
     name = "blocks-after"
-    Config = BlocksAfterConfig
 
     def predict(self, cases):
         done = getattr(self, "_done", 0)
         test = [c for c in cases if c.split == "test"]
-        if test and done >= self.config.after:
+        marker = os.environ.get("BLOCK_MARKER")
+        if marker and test and done >= int(os.environ.get("BLOCK_AFTER", "4")):
             from pathlib import Path
 
-            Path(os.environ["BLOCK_MARKER"]).write_text(str(done))
+            Path(marker).write_text(str(done))
             while True:
                 time.sleep(1)
         self._done = done + len(test)
         return super().predict(cases)
+
+
+class BlocksAfterTransductive(BlocksAfter):
+    """:class:`BlocksAfter` that is transductive (a finalize pass) and meant for weights it never loads."""
+
+    name = "blocks-after-transductive"
+    capabilities = Capabilities(outputs_mask=False, needs_fit=True, needs_weights=True)
+
+    def finalize(self, cases, predictions):
+        return TransductiveZScore.finalize(self, cases, predictions)
 
 
 class ExitsInPredict(IntensityZScore):

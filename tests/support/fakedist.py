@@ -16,6 +16,7 @@ GOOD = {
     "loads-weights": "fake_plugins:LoadsWeights",
     "cheating": "fake_plugins:Cheating",
     "blocks-after": "fake_plugins:BlocksAfter",
+    "blocks-after-transductive": "fake_plugins:BlocksAfterTransductive",
     "exits-in-predict": "fake_plugins:ExitsInPredict",
     "interrupts-itself": "fake_plugins:InterruptsItself",
 }

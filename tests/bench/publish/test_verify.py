@@ -268,3 +268,29 @@ def test_publish_command_prints_the_files(bench):
     assert result.exit_code == 0, result.output
     assert "published 7 rows in 2 group(s)" in result.output and "index.html" in result.output
     assert "SHA256SUMS" in result.output and "gallery/" in result.output
+
+
+def test_rescoring_catches_a_store_edited_consistently_with_its_republished_file(bench, published):
+    from sqlalchemy import select, update
+
+    from bench.publish.board import case_rows
+    from bench.publish.recompute import summary_from_cases
+    from bench.store import CaseMetric, Summary
+
+    assert verify_publication(published, bench.store, rescore=True).ok
+    # Make one case perfect in the store, with every summary recomputed to match, and publish again.
+    with bench.store.session() as s:
+        case = s.scalars(select(CaseMetric).where(CaseMetric.evaluation_id == 1, CaseMetric.label == 1)).first()
+        perfect = {"intersection": case.truth_pixels, "predicted": case.truth_pixels, "dice": 1.0}
+        perfect["pred_fraction"] = case.truth_pixels / case.pixels
+        s.execute(update(CaseMetric).where(CaseMetric.id == case.id).values(**perfect))
+    for name, value in summary_from_cases(case_rows(bench.store, 1)).items():
+        with bench.store.session() as s:
+            s.execute(update(Summary).where(Summary.evaluation_id == 1, Summary.metric == name).values(value=value))
+    publish(bench.store, "synthetic", bench.out)
+    assert verify_publication(published, bench.store).ok  # file and store agree with each other ...
+    report = verify_publication(published, bench.store, rescore=True)  # ... but not with the predictions
+    problems = _failed(report)["run1:valid-f1"]
+    assert any(p.startswith(f"rescore: case {case.case_id}") for p in problems), problems
+    with pytest.raises(PublishError, match="needs the store"):
+        verify_publication(published, rescore=True)

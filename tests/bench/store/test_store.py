@@ -186,3 +186,18 @@ def test_two_processes_can_write_one_sqlite_file(tmp_path):
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     store = Store(str(path))
     assert len(store.list_runs()) == 80
+
+
+def test_a_store_of_schema_0001_is_upgraded_without_losing_a_row(tmp_path):
+    from tests_store_legacy import legacy_store_with_one_run
+
+    store = legacy_store_with_one_run(tmp_path / "old.db")
+    assert store.revision() == head_revision()
+    (run,) = store.list_runs()
+    (evaluation,) = store.evaluations(run.id)
+    assert evaluation.status == "complete" and len(store.case_metrics(evaluation.id)) == 1
+    assert store.summary(evaluation.id) == {"dice": 0.5}
+    # The key now covers the code versions; the run is found under it, marked as self-reported.
+    provenance = Provenance.from_columns(run)
+    assert run.run_key == provenance.key() and run.lineage_key == provenance.lineage_key()
+    assert run.provenance == "self-reported" and run.random_init is None

@@ -1,15 +1,18 @@
 """Trusted runs: code in the identity, platform-decided provenance, run owners, evaluation states, pixel counts.
 
 - ``runs``: ``lineage_key``, ``random_init``, ``provenance``, ``mias_bench_version``,
-  ``plugin_commit``, ``seal_salt``, owner (``owner``, ``owner_host``,
-  ``owner_pid``, ``heartbeat_at``); ``weights_sha256`` becomes text (one digest
-  per loaded file). ``run_key`` is recomputed: it now covers the detector and
-  plugin versions. Runs stored before this revision get
+  ``plugin_commit``, ``seal_salt``, ``weights_files_json`` (every loaded file with
+  its digest), owner (``owner``, ``owner_host``, ``owner_pid``, ``heartbeat_at``).
+  ``run_key`` is recomputed: it now covers the detector and plugin versions. Runs stored before this revision get
   ``provenance = 'self-reported'`` (their weights and marks came from the plugin).
 - ``evaluations``: ``status`` and ``error``, so a failed protocol does not touch its run.
 - ``case_predictions``: ``digest`` of the cached prediction file.
 - ``case_metrics``: the pixel counts of each case (``intersection``, ``predicted``,
   ``truth_pixels``, ``pixels``), so pooled DICE can be recomputed from per-case values.
+
+Only columns and indexes are added, so SQLite never rebuilds a table here (a
+rebuild drops the old table, and with foreign keys on that would cascade into
+every evaluation and case row).
 
 Revision ID: 0002
 Revises: 0001
@@ -61,8 +64,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("owner_host", sa.String(256), nullable=True))
         batch.add_column(sa.Column("owner_pid", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True))
-        batch.alter_column("weights_sha256", type_=sa.Text(), existing_type=sa.String(64), existing_nullable=True)
-        batch.create_index("ix_runs_lineage_key", ["lineage_key"])
+        batch.add_column(sa.Column("weights_files_json", sa.Text(), nullable=True))
+    op.create_index("ix_runs_lineage_key", "runs", ["lineage_key"])
     with op.batch_alter_table("evaluations") as batch:
         batch.add_column(sa.Column("status", sa.String(16), nullable=False, server_default="complete"))
         batch.add_column(sa.Column("error", sa.Text(), nullable=True))
@@ -106,9 +109,10 @@ def downgrade() -> None:
     with op.batch_alter_table("evaluations") as batch:
         batch.drop_column("error")
         batch.drop_column("status")
+    op.drop_index("ix_runs_lineage_key", "runs")
     with op.batch_alter_table("runs") as batch:
-        batch.drop_index("ix_runs_lineage_key")
         for name in (
+            "weights_files_json",
             "heartbeat_at",
             "owner_pid",
             "owner_host",
@@ -121,4 +125,3 @@ def downgrade() -> None:
             "lineage_key",
         ):
             batch.drop_column(name)
-        batch.alter_column("weights_sha256", type_=sa.String(64), existing_type=sa.Text(), existing_nullable=True)
