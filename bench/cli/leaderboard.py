@@ -82,7 +82,7 @@ def leaderboard_command(dataset: str = DATASET_FILTER, as_json: bool = JSON_OPTI
     from bench.leaderboard import leaderboard_rows
     from bench.store import Store
 
-    rows = leaderboard_rows(Store(db), dataset)
+    rows = leaderboard_rows(Store(db, readonly=True), dataset)
     emit(
         [r.as_dict() for r in rows],
         as_json,

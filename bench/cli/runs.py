@@ -46,7 +46,7 @@ RUN_COLUMNS = [
 @runs_app.command("list")
 def runs_list(dataset: str = DATASET_FILTER, as_json: bool = JSON_OPTION, db: str = DB_OPTION) -> None:
     """List stored runs with their status."""
-    runs = [_run_dict(r) for r in Store(db).list_runs(dataset)]
+    runs = [_run_dict(r) for r in Store(db, readonly=True).list_runs(dataset)]
     emit(
         runs,
         as_json,
@@ -65,7 +65,7 @@ def runs_show(
     from bench.errors import UnknownNameError
     from bench.formatting import json_safe, number, percent
 
-    store = Store(db)
+    store = Store(db, readonly=True)
     run = store.get_run(run_id)
     if run is None:
         raise UnknownNameError(f"no run {run_id} in {store.url}")
