@@ -17,6 +17,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.formatting import is_missing
 from bench.paths import database_url
 from bench.store.engine import current_revision, open_engine, require_head, safe_url, store_error, upgrade_schema
 from bench.store.models import CaseMetric, CasePrediction, Evaluation, Run, Summary
@@ -174,7 +175,7 @@ class Store(RunOwners):
                 s.execute(
                     insert(Summary),
                     [
-                        {"evaluation_id": ev.id, "metric": k, "value": None if _is_nan(v) else float(v)}
+                        {"evaluation_id": ev.id, "metric": k, "value": None if is_missing(v) else float(v)}
                         for k, v in summary.items()
                     ],
                 )
@@ -214,7 +215,3 @@ def _case_columns(case: dict[str, Any]) -> dict[str, Any]:
         "pixels": counts.pixels if counts else None,
         "extras_json": json.dumps(case.get("extras", {}), sort_keys=True),
     }
-
-
-def _is_nan(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))

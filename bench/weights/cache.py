@@ -18,11 +18,12 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import WeightsError
+from bench.hashing import sha256_file
 from bench.paths import weights_dir
 from bench.weights.checkpoint import DOWNLOADS_DIR, RESERVED_FILES, Checkpoint
 from bench.weights.registry import (
@@ -46,17 +47,6 @@ def downloads_dir() -> Path:
     path = weights_dir() / DOWNLOADS_DIR
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def sha256_file(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
-    """Full SHA-256 hex digest of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-            if on_bytes is not None:
-                on_bytes(len(chunk))
-    return digest.hexdigest()
 
 
 def _stamp(path: Path) -> dict:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import WeightsError
-from bench.weights.cache import check_file, require_checkpoint, sha256_file
+from bench.hashing import sha256_file
+from bench.weights.cache import check_file, require_checkpoint
 from bench.weights.ledger import note_loaded
 
 
