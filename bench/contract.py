@@ -4,35 +4,88 @@ A detector sees :class:`Case` objects already in the evaluation frame (under
 the default protocol: square-padded and resized to 256 x 256, float32 in
 [0, 1]) and returns one :class:`Prediction` per case in that same frame. The
 runner, never the plugin, applies thresholds and computes metrics.
+
+**Test truth is sealed.** A :class:`Case` has no mask and no label, by type:
+the runner builds a fresh one for every image it hands over, with a copy of the
+pixels and, for the validation and test splits, an opaque id and a shuffled
+order (file names such as ``test/Ungood/00012.png`` and the sorted order would
+tell a detector which images are anomalous). Only :meth:`Detector.calibrate`
+sees truth: :class:`LabelledCase` objects of the validation split. Nothing a
+detector is handed (cases, context, work folder) leads to the test truth. A
+plugin runs in the user's process with the user's file permissions, so it is
+not sandboxed against reading the dataset from disk itself; the published
+provenance (plugin, version, config) and re-running are the defence there.
+
+**The order of calls** (written down once, in :data:`HOOK_ORDER`):
+
+1. ``fit(train)``: the normal training cases, in dataset order, when the
+   detector ``needs_fit`` and has something to predict.
+2. ``calibrate(valid)``: every validation case with its label and mask, when
+   ``capabilities.uses_validation``.
+3. ``predict(valid batches)``: the validation split again, sealed, when a
+   threshold protocol fits its threshold on validation maps.
+4. ``predict(test batches)``: the test cases not yet stored, sealed.
+5. ``finalize(test cases, predictions)``: once, with every test case and its
+   prediction, when :meth:`Detector.needs_finalize`; the platform then marks
+   the run ``transductive`` (it used the test set as a whole).
+6. ``close()``: always last, also after a failure; then the runner deletes
+   ``context.work_dir``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from bench.errors import ContractViolation
+from bench.weights.checkpoint import Checkpoint
 
 #: Version of this contract. A plugin declares the version it was written
 #: against as ``Detector.api_version``; a different major version is refused.
 API_VERSION = 1
 
-Split = Literal["train", "valid", "test"]
-MODALITIES = ("brain", "liver", "retina")
 NORMAL, ANOMALOUS = 0, 1
 
+#: The hooks the runner calls, in the order it calls them (each only when it applies).
+HOOK_ORDER = ("fit", "calibrate", "predict", "finalize", "close")
 
-@dataclass(frozen=True, eq=False)
+
+@dataclass(frozen=True, eq=False, slots=True)
 class Case:
-    """One image, ready for a detector.
+    """One image, ready for a detector, and nothing else.
+
+    Attributes:
+        id: unique within the split handed over; opaque (e.g. ``"test-0007"``)
+            for validation and test cases.
+        image: float32, H x W, grayscale in [0, 1] (the detector's own copy).
+        modality: ``"brain"``, ``"liver"``, ``"retina"`` or a plugin's own.
+        split: ``"train"``, ``"valid"`` or ``"test"``.
+        source_bits: bit depth of the stored image (8, 16, or 32 for float).
+    """
+
+    id: str
+    image: np.ndarray
+    modality: str
+    split: str
+    source_bits: int = 8
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.image.shape  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class LabelledCase:
+    """One image with its truth, as a dataset loads it (and as :meth:`Detector.calibrate` sees validation cases).
 
     Attributes:
         id: unique within the dataset, e.g. ``"test/Ungood/00012"``.
@@ -64,6 +117,28 @@ class Case:
         if self.mask is None:
             return np.zeros(self.image.shape, dtype=bool)
         return self.mask
+
+    def sealed(self, case_id: str | None = None) -> Case:
+        """The detector's view: a new :class:`Case` with a copy of the pixels and no truth."""
+        return Case(
+            id=self.id if case_id is None else case_id,
+            image=np.array(self.image, dtype=np.float32, copy=True),
+            modality=self.modality,
+            split=self.split,
+            source_bits=self.source_bits,
+        )
+
+    def relabelled(self, case_id: str) -> LabelledCase:
+        """The same case under another id (the validation split's opaque ids), pixels copied."""
+        return LabelledCase(
+            id=case_id,
+            image=np.array(self.image, dtype=np.float32, copy=True),
+            mask=None if self.mask is None else np.array(self.mask, dtype=bool, copy=True),
+            modality=self.modality,
+            split=self.split,
+            label=self.label,
+            source_bits=self.source_bits,
+        )
 
 
 @dataclass(eq=False)
@@ -125,9 +200,20 @@ class DetectorConfig(BaseModel):
 
     Unknown keys are refused, values are validated (``"3"`` becomes ``3``
     for an int field), and the resolved config is stored with every run.
+    Every number is finite: infinity and NaN are refused in float fields
+    and anywhere inside loosely typed ones (``dict[str, Any]``), since the
+    stored config must be valid JSON and its hash stable.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _finite_everywhere(self) -> DetectorConfig:
+        for key, value in self:
+            found = _non_finite(value, key)
+            if found is not None:
+                raise ValueError(f"{found[0]} must be a finite number, got {found[1]}")
+        return self
 
     def canonical_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
@@ -135,6 +221,23 @@ class DetectorConfig(BaseModel):
     def config_hash(self) -> str:
         """SHA-256 hex of the canonical JSON; identifies the config in the store."""
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+def _non_finite(value: Any, path: str) -> tuple[str, float] | None:
+    """(path, value) of the first infinite or NaN float inside ``value`` (dicts, lists, tuples), else ``None``."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, value)
+    if isinstance(value, dict):
+        items = [(f"{path}.{k}", v) for k, v in value.items()]
+    elif isinstance(value, list | tuple):
+        items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        return None
+    for child_path, child in items:
+        found = _non_finite(child, child_path)
+        if found is not None:
+            return found
+    return None
 
 
 @dataclass
@@ -165,11 +268,13 @@ class DetectorContext:
 
 @dataclass(frozen=True)
 class RunInfo:
-    """Provenance a detector reports after :meth:`Detector.fit`.
+    """What a detector says about a run, stored with it as notes (after its last hook).
 
-    ``weights`` is a checkpoint name or ``"random-init"``; ``weights_sha256``
-    its digest (``None`` for random-init or weight-free methods). A
-    ``transductive`` detector used test-set statistics (labelled as such).
+    Informational only: the platform decides the weights provenance from the
+    files actually loaded (see :func:`bench.sdk.record_weights`) and the
+    ``transductive`` mark from whether :meth:`Detector.finalize` ran; the values
+    a plugin declares here are kept beside them under ``declared`` and never
+    used for a mark.
     """
 
     weights: str | None = None
@@ -183,10 +288,8 @@ class Detector(ABC):
     """Base class of every detector plugin.
 
     Subclasses set the class attributes and implement :meth:`predict` (and
-    :meth:`fit` when ``capabilities.needs_fit``). Calls happen in this order:
-    ``fit(train normals)``, ``calibrate(valid cases)`` (only when
-    ``capabilities.uses_validation``), ``predict(test batches)`` any number of
-    times, then ``finalize(all test predictions)`` once.
+    :meth:`fit` when ``capabilities.needs_fit``). The runner calls the hooks
+    in the order the module docstring gives (:data:`HOOK_ORDER`).
     """
 
     name: ClassVar[str]
@@ -197,6 +300,8 @@ class Detector(ABC):
     #: Named partial configs, e.g. ``{"paper": {...}}``; ``default`` is implied.
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     description: ClassVar[str] = ""
+    #: Checkpoints this detector can load (``mias-bench weights list`` shows them; ``weights fetch`` installs them).
+    checkpoints: ClassVar[tuple[Checkpoint, ...]] = ()
 
     def __init__(self, config: DetectorConfig | None = None, context: DetectorContext | None = None):
         self.config = config if config is not None else self.Config()
@@ -205,8 +310,8 @@ class Detector(ABC):
     def fit(self, normal_cases: Sequence[Case]) -> None:
         """Learn from normal training cases (iterated, possibly lazily, once)."""
 
-    def calibrate(self, valid_cases: Sequence[Case]) -> None:
-        """Read the validation split (normal and anomalous) before testing."""
+    def calibrate(self, valid_cases: Sequence[LabelledCase]) -> None:
+        """Read the validation split (normal and anomalous, with labels and masks) before testing."""
 
     @abstractmethod
     def predict(self, cases: Sequence[Case]) -> list[Prediction]:
@@ -215,13 +320,18 @@ class Detector(ABC):
     def finalize(self, cases: Sequence[Case], predictions: list[Prediction]) -> list[Prediction]:
         """Post-process every test prediction at once (transductive methods).
 
-        The default returns the predictions unchanged. ``cases`` load lazily.
+        Called only when :meth:`needs_finalize` is true, and the platform then
+        marks the run ``transductive``. The default returns the predictions
+        unchanged.
         """
         return predictions
 
     def needs_finalize(self) -> bool:
-        """True when :meth:`finalize` changes predictions under this config."""
+        """True when :meth:`finalize` must run under this config (the run is then transductive)."""
         return type(self).finalize is not Detector.finalize
+
+    def close(self) -> None:
+        """Release what the detector holds (files, threads, GPU memory); called last, also after a failure."""
 
     def run_info(self) -> RunInfo:
         return RunInfo(device=self.context.device)

@@ -1,96 +1,103 @@
-"""Leaderboard rows from the store, and their rich tables.
+"""Leaderboard rows from the store (the CLI draws them: :mod:`bench.cli.leaderboard`).
 
 A row is a (detector, config, threshold protocol) triple on one dataset
-manifest. Rows are grouped per modality and dataset and sorted by the
-paper's DICE; oracle rows (upper bounds), transductive rows (test-set
-statistics) and random-init rows (untrained weights) are marked.
+manifest: one complete evaluation of one complete run. Rows are grouped per
+modality, dataset and manifest. Within a group, rows without a mark that
+keeps them out of the ranking (:mod:`bench.marks`) come first, sorted by the
+paper's DICE and numbered; oracle, random-init and self-reported rows follow,
+marked and unnumbered. Rows of one detector with different configs are told
+apart by their differing config keys (``variant``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
-from itertools import groupby
+from dataclasses import dataclass, field
+from typing import Any
 
-from rich.table import Table
 from sqlalchemy import select
 
-from bench.metrics import METRICS
+from bench.marks import is_ranked, marks_of
+from bench.provenance import Provenance
 from bench.store import Evaluation, Run, Store, Summary
-
-#: Columns shown in the table, in order (all are stored).
-TABLE_METRICS = ("dice", "dice_pooled", "dice_normal", "pixel_auroc", "image_auroc", "aupro")
-
-MARKS = {
-    "oracle": "upper bound: threshold chosen on the test set itself",
-    "transductive": "used test-set statistics (e.g. min-max over all test maps)",
-    "random-init": "untrained (random) weights: not a result of the method",
-}
 
 
 @dataclass
 class LeaderboardRow:
+    """One leaderboard row; provenance fields read through (``row.detector`` is ``row.provenance.detector``)."""
+
     run_id: int
     evaluation_id: int
-    detector: str
     protocol: str
     threshold: float | None
     fitted_on: str | None
-    dataset: str
-    collection: str
-    modality: str
-    manifest_hash: str
-    config_hash: str
-    config: dict
-    preset: str | None
-    plugin_dist: str | None
-    plugin_version: str | None
-    detector_version: str
-    weights: str | None
-    weights_sha256: str | None
-    transductive: bool
     upper_bound: bool
-    seed: int
-    frame: str
-    device: str
-    n_cases: int
-    packages: dict
-    git_commit: str | None
     finished_at: str | None
+    provenance: Provenance
     metrics: dict[str, float] = field(default_factory=dict)
+    variant: str = ""  # the differing config keys among rows of the same detector, e.g. "k=3"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "provenance":
+            raise AttributeError(name)
+        return getattr(self.provenance, name)
 
     @property
     def marks(self) -> list[str]:
-        marks = []
-        if self.upper_bound:
-            marks.append("oracle")
-        if self.transductive:
-            marks.append("transductive")
-        if self.weights == "random-init":
-            marks.append("random-init")
-        return marks
+        return marks_of(self.provenance, self.upper_bound)
+
+    @property
+    def ranked(self) -> bool:
+        """Whether the row takes part in the honest ranking of its group."""
+        return is_ranked(self.marks)
 
     @property
     def method(self) -> str:
-        return f"{self.detector}@{self.protocol}"
+        """``detector[variant]@protocol``: unique within a group."""
+        variant = f"[{self.variant}]" if self.variant else ""
+        return f"{self.provenance.detector}{variant}@{self.protocol}"
 
-    def as_dict(self) -> dict:
-        data = asdict(self)
-        data["marks"] = self.marks
-        data["metrics"] = {k: (None if math.isnan(v) else v) for k, v in self.metrics.items()}
-        return data
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.provenance.as_dict(),
+            "run_id": self.run_id,
+            "evaluation_id": self.evaluation_id,
+            "protocol": self.protocol,
+            "threshold": self.threshold,
+            "fitted_on": self.fitted_on,
+            "upper_bound": self.upper_bound,
+            "finished_at": self.finished_at,
+            "variant": self.variant,
+            "method": self.method,
+            "marks": self.marks,
+            "ranked": self.ranked,
+            "metrics": {k: (None if math.isnan(v) else v) for k, v in self.metrics.items()},
+        }
 
 
-def _sort_value(row: LeaderboardRow) -> float:
+def _dice(row: LeaderboardRow) -> float:
     value = row.metrics.get("dice", math.nan)
     return -value if not math.isnan(value) else math.inf
 
 
+def group_key(row: LeaderboardRow) -> tuple[str, str, str]:
+    return (row.modality, row.dataset, row.manifest_hash)
+
+
+def order_key(row: LeaderboardRow) -> tuple:
+    """Within a group: ranked rows first, by DICE (best first), then marked rows by DICE."""
+    return (*group_key(row), not row.ranked, _dice(row), row.detector, row.variant, row.run_id, row.protocol)
+
+
 def leaderboard_rows(store: Store, dataset: str | None = None) -> list[LeaderboardRow]:
-    """Every scored protocol of every complete run, grouped and sorted by DICE."""
+    """Every complete evaluation of every complete run, grouped and ordered (see :func:`order_key`)."""
     with store.session() as s:
-        query = select(Run, Evaluation).join(Evaluation, Evaluation.run_id == Run.id).where(Run.status == "complete")
+        query = (
+            select(Run, Evaluation)
+            .join(Evaluation, Evaluation.run_id == Run.id)
+            .where(Run.status == "complete", Evaluation.status == "complete")
+        )
         if dataset:
             query = query.where(Run.dataset == dataset)
         pairs = list(s.execute(query))
@@ -103,83 +110,112 @@ def leaderboard_rows(store: Store, dataset: str | None = None) -> list[Leaderboa
         LeaderboardRow(
             run_id=run.id,
             evaluation_id=ev.id,
-            detector=run.detector,
             protocol=ev.protocol,
             threshold=ev.threshold,
             fitted_on=ev.fitted_on,
-            dataset=run.dataset,
-            collection=run.collection,
-            modality=run.modality,
-            manifest_hash=run.manifest_hash,
-            config_hash=run.config_hash,
-            config=json.loads(run.config_json),
-            preset=run.preset,
-            plugin_dist=run.plugin_dist,
-            plugin_version=run.plugin_version,
-            detector_version=run.detector_version,
-            weights=run.weights,
-            weights_sha256=run.weights_sha256,
-            transductive=run.transductive,
             upper_bound=ev.upper_bound,
-            seed=run.seed,
-            frame=run.frame,
-            device=run.device,
-            n_cases=run.n_cases,
-            packages=json.loads(run.packages_json),
-            git_commit=run.git_commit,
             finished_at=run.finished_at.isoformat() if run.finished_at else None,
+            provenance=Provenance.from_columns(run),
             metrics=metrics.get(ev.id, {}),
         )
         for run, ev in pairs
     ]
-    rows.sort(key=lambda r: (r.modality, r.dataset, r.manifest_hash, _sort_value(r), r.run_id, r.protocol))
+    label_variants(rows)
+    rows.sort(key=order_key)
     return rows
 
 
-def group_key(row: LeaderboardRow) -> tuple[str, str, str]:
-    return (row.modality, row.dataset, row.manifest_hash)
+def label_variants(rows: list[LeaderboardRow]) -> None:
+    """Set each row's ``variant``: what tells it apart from rows of the same detector and protocol in its group.
 
-
-def _fmt(value: float | None, percent: bool) -> str:
-    if value is None or math.isnan(value):
-        return "–"
-    return f"{100 * value:.2f}" if percent else f"{value:.4g}"
-
-
-def render_tables(rows: list[LeaderboardRow]) -> list[Table]:
-    """One rich table per (modality, dataset, manifest); metrics in percent."""
-    tables = []
-    for (modality, dataset, manifest), group in groupby(rows, key=group_key):
-        group = list(group)
-        collection = group[0].collection
-        table = Table(
-            title=f"{modality} · {dataset} ({collection}) · manifest {manifest[:12]}",
-            caption="metrics in %; " + "; ".join(f"[bold]{k}[/]: {v}" for k, v in MARKS.items()),
-            caption_justify="left",
-        )
-        table.add_column("#", justify="right")
-        table.add_column("detector")
-        table.add_column("protocol")
-        table.add_column("threshold", justify="right")
-        table.add_column("weights")
-        for metric in TABLE_METRICS:
-            table.add_column(METRICS[metric].title, justify="right")
-        table.add_column("marks")
-        table.add_column("run", justify="right")
-        for rank, row in enumerate(group, 1):
-            marks = ", ".join(row.marks)
-            style = "yellow" if row.upper_bound else ("dim" if row.weights == "random-init" else None)
-            fitted = f" ({row.fitted_on})" if row.fitted_on else ""
-            table.add_row(
-                str(rank),
-                row.detector,
-                f"{row.protocol}{fitted}",
-                _fmt(row.threshold, False),
-                row.weights or "none",
-                *(_fmt(row.metrics.get(m), True) for m in TABLE_METRICS),
-                marks,
-                str(row.run_id),
-                style=style,
+    The config keys whose values differ among those rows (``k=3,gamma=5``);
+    then, where configs are equal, the seed, the frame and the code versions.
+    """
+    buckets: dict[tuple, list[LeaderboardRow]] = {}
+    for row in rows:
+        buckets.setdefault((*group_key(row), row.detector), []).append(row)
+    for bucket in buckets.values():
+        if len({(r.config_hash, r.seed, r.detector_version, r.plugin_version) for r in bucket}) <= 1:
+            continue
+        keys = sorted({k for r in bucket for k in r.config})
+        differing = [k for k in keys if len({json.dumps(r.config.get(k), sort_keys=True) for r in bucket}) > 1]
+        extra = [
+            (name, getter)
+            for name, getter in (
+                ("seed", lambda r: r.seed),
+                ("v", lambda r: f"{r.detector_version}/{r.plugin_version}"),
             )
-        tables.append(table)
-    return tables
+            if len({getter(r) for r in bucket}) > 1
+        ]
+        for row in bucket:
+            parts = [f"{k}={_short(row.config.get(k))}" for k in differing]
+            parts += [f"{name}={getter(row)}" for name, getter in extra]
+            row.variant = ",".join(parts)
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    """One method run with several seeds: the spread of its DICE across them (fractions)."""
+
+    method: str  # detector[variant without the seed]@protocol
+    seeds: tuple[int, ...]
+    run_ids: tuple[int, ...]
+    mean: float
+    sd: float  # sample standard deviation (n - 1); 0 for one seed
+    min: float
+    max: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "seeds": list(self.seeds),
+            "run_ids": list(self.run_ids),
+            "mean": self.mean,
+            "sd": self.sd,
+            "min": self.min,
+            "max": self.max,
+        }
+
+
+def seed_summaries(rows: list[LeaderboardRow]) -> list[SeedSummary]:
+    """Per method (same detector, code, config and protocol) run with two or more seeds: mean and spread of DICE.
+
+    ``rows`` are one group's; the order is that of each method's first row.
+    """
+    buckets: dict[tuple, list[LeaderboardRow]] = {}
+    for row in rows:
+        key = (row.detector, row.detector_version, row.plugin_version, row.config_hash, row.frame, row.protocol)
+        buckets.setdefault(key, []).append(row)
+    out = []
+    for bucket in buckets.values():
+        values = [r.metrics.get("dice", math.nan) for r in bucket]
+        if len({r.seed for r in bucket}) < 2 or any(math.isnan(v) for v in values):
+            continue
+        first = bucket[0]
+        variant = ",".join(p for p in first.variant.split(",") if p and not p.startswith("seed="))
+        method = f"{first.detector}{f'[{variant}]' if variant else ''}@{first.protocol}"
+        pairs = sorted(zip((r.seed for r in bucket), (r.run_id for r in bucket), values, strict=True))
+        data = [v for _, _, v in pairs]
+        mean = math.fsum(data) / len(data)
+        sd = math.sqrt(math.fsum((v - mean) ** 2 for v in data) / (len(data) - 1))
+        out.append(
+            SeedSummary(method, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs), mean, sd, min(data), max(data))
+        )
+    return out
+
+
+def positions(group: list[LeaderboardRow]) -> list[int | None]:
+    """Position numbers of a group in order: 1, 2, ... for ranked rows, ``None`` for marked ones."""
+    out, n = [], 0
+    for row in group:
+        if row.ranked:
+            n += 1
+            out.append(n)
+        else:
+            out.append(None)
+    return out

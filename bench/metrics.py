@@ -25,6 +25,7 @@ from bench.errors import BenchError
 
 __all__ = [
     "METRICS",
+    "RECOMPUTABLE",
     "MapMetrics",
     "MaskCounts",
     "MetricInfo",
@@ -68,6 +69,13 @@ METRICS: dict[str, MetricInfo] = {
         ),
         MetricInfo("dice_pooled", "DICE pooled", True, "DICE over the pixels of all cases pooled"),
         MetricInfo("pixel_auroc", "pixel AUROC", True, "ROC AUC of anomaly-map values over all pixels of all cases"),
+        MetricInfo(
+            "pixel_auroc_anomalous",
+            "P-AUROC anomalous",
+            True,
+            "ROC AUC of anomaly-map values over the pixels of anomalous test images only (the MIAS-SAM paper's "
+            "printed 'Pro Auroc')",
+        ),
         MetricInfo("image_auroc", "image AUROC", True, "ROC AUC of the image-level scores against the case labels"),
         MetricInfo(
             "aupro",
@@ -77,6 +85,12 @@ METRICS: dict[str, MetricInfo] = {
         ),
     )
 }
+
+
+#: Summary metrics that the published per-case values determine (``verify`` recomputes them without a
+#: store): mask metrics from each case's pixel counts, image AUROC from each case's score and label.
+#: Pixel AUROC and AUPRO need the anomaly maps: only a store's prediction cache or a re-run can check them.
+RECOMPUTABLE = ("dice", "dice_normal", "fp_area_normal", "dice_pooled", "image_auroc")
 
 
 def dice(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -272,12 +286,14 @@ class MapMetrics:
             raise BenchError(f"chunk_pixels must be at least 1, got {chunk_pixels}")
         self._chunk = chunk_pixels
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixel-sort") if background else None
-        self._pending: list[np.ndarray] = []
-        self._pending_size = 0
-        self._chunks: list[Future | np.ndarray] = []
+        # Normal pixels, kept apart by the label of their case: pixels of normal cases (0), and the
+        # non-lesion pixels of anomalous cases (1); pixel AUROC pools both, the anomalous-only variant uses 1.
+        self._pending: dict[int, list[np.ndarray]] = {0: [], 1: []}
+        self._pending_size = {0: 0, 1: 0}
+        self._chunks: dict[int, list[Future | np.ndarray]] = {0: [], 1: []}
         self._cases: dict[int, tuple[np.ndarray, np.ndarray, int, float]] = {}
-        self._n_normal = 0
-        self._counts: tuple[np.ndarray, ...] | None = None
+        self._n_normal = {0: 0, 1: 0}
+        self._counts: dict[int, tuple[np.ndarray, ...]] | None = None
 
     def __enter__(self) -> MapMetrics:
         return self
@@ -304,12 +320,13 @@ class MapMetrics:
         if position in self._cases:
             raise BenchError(f"MapMetrics: case position {position} was added twice")
         normal = amap[~truth]
+        side = 1 if int(label) == 1 else 0
         if normal.size:
-            self._pending.append(normal)
-            self._pending_size += normal.size
-            self._n_normal += normal.size
-            if self._pending_size >= self._chunk:
-                self._flush()
+            self._pending[side].append(normal)
+            self._pending_size[side] += normal.size
+            self._n_normal[side] += normal.size
+            if self._pending_size[side] >= self._chunk:
+                self._flush(side)
         lesion = amap[truth]
         weights = np.empty(0)
         if lesion.size:
@@ -320,20 +337,27 @@ class MapMetrics:
         self._cases[position] = (lesion, weights, int(label), float(score))
 
     def result(self) -> dict[str, float]:
-        """``pixel_auroc``, ``image_auroc`` and ``aupro`` (FPR limit 0.3)."""
+        """``pixel_auroc``, ``pixel_auroc_anomalous``, ``image_auroc`` and ``aupro`` (FPR limit 0.3)."""
         ordered = [self._cases[k] for k in sorted(self._cases)]
         labels, scores = [c[2] for c in ordered], [c[3] for c in ordered]
-        return {"pixel_auroc": self.pixel_auroc(), "image_auroc": image_auroc(scores, labels), "aupro": self.aupro()}
+        return {
+            "pixel_auroc": self.pixel_auroc(),
+            "pixel_auroc_anomalous": self.pixel_auroc(anomalous_only=True),
+            "image_auroc": image_auroc(scores, labels),
+            "aupro": self.aupro(),
+        }
 
-    def pixel_auroc(self) -> float:
-        counts = self._count()
+    def pixel_auroc(self, anomalous_only: bool = False) -> float:
+        """Pixel AUROC over every case, or (``anomalous_only``) over the pixels of anomalous cases only."""
+        counts = self._count(anomalous_only)
         if counts is None:
             return math.nan
         _, multiplicity, below, not_above, _ = counts
+        n_neg = self._n_normal[1] if anomalous_only else self._n_normal[0] + self._n_normal[1]
         n_pos = int(multiplicity.sum())
         # Mann-Whitney: each lesion pixel counts the normals below it, and half of those equal to it.
         doubled = int(np.dot(multiplicity, below + not_above))
-        return doubled / (2.0 * self._n_normal * n_pos)
+        return doubled / (2.0 * n_neg * n_pos)
 
     def aupro(self, fpr_limit: float = 0.3) -> float:
         """Normalised area under the PRO curve up to ``fpr_limit`` (see :func:`aupro`)."""
@@ -343,7 +367,7 @@ class MapMetrics:
         if counts is None:
             return math.nan
         _, _, below, not_above, weight = counts
-        n_neg = self._n_normal
+        n_neg = self._n_normal[0] + self._n_normal[1]
         # Thresholds are the distinct lesion values, largest first; at threshold v the
         # pixels >= v are predicted. Between two lesion values only normal pixels enter
         # (a horizontal step); at a lesion value, its tied pixels enter together (diagonal).
@@ -355,34 +379,46 @@ class MapMetrics:
         pro_curve = np.concatenate(([0.0], np.column_stack((np.r_[0.0, pro[:-1]], pro)).ravel(), [1.0]))
         return _partial_area(fpr, pro_curve, fpr_limit) / fpr_limit
 
-    def _flush(self) -> None:
-        if not self._pending:
+    def _flush(self, side: int) -> None:
+        if not self._pending[side]:
             return
-        values = np.concatenate(self._pending)
-        self._pending, self._pending_size = [], 0
-        self._chunks.append(self._executor.submit(np.sort, values) if self._executor else np.sort(values))
+        values = np.concatenate(self._pending[side])
+        self._pending[side], self._pending_size[side] = [], 0
+        self._chunks[side].append(self._executor.submit(np.sort, values) if self._executor else np.sort(values))
 
-    def _count(self) -> tuple[np.ndarray, ...] | None:
-        """Distinct lesion values, their multiplicity, normals below / not above each, PRO weight of each."""
+    def _count(self, anomalous_only: bool = False) -> tuple[np.ndarray, ...] | None:
+        """Distinct lesion values, their multiplicity, normals below / not above each, PRO weight of each.
+
+        With ``anomalous_only``, the normals counted are those of anomalous cases only.
+        """
         if self._counts is None:
-            self._flush()
+            self._flush(0)
+            self._flush(1)
             ordered = [self._cases[k] for k in sorted(self._cases)]
             lesion = np.concatenate([c[0] for c in ordered]) if ordered else np.empty(0)
-            if lesion.size == 0 or self._n_normal == 0:
-                self._counts = ()
-            else:
+            self._counts = {}
+            if lesion.size:
                 weights = np.concatenate([c[1] for c in ordered])
                 values, inverse, multiplicity = np.unique(lesion, return_inverse=True, return_counts=True)
-                below = np.zeros(values.size, np.int64)
-                not_above = np.zeros(values.size, np.int64)
-                for chunk in self._chunks:
-                    chunk = chunk.result() if isinstance(chunk, Future) else chunk
-                    below += np.searchsorted(chunk, values, side="left")
-                    not_above += np.searchsorted(chunk, values, side="right")
                 weight = np.bincount(inverse.ravel(), weights=weights, minlength=values.size)
-                self._counts = (values, multiplicity.astype(np.int64), below, not_above, weight)
-            self._chunks = []
-        return self._counts or None
+                per_side = {}
+                for side in (0, 1):
+                    below = np.zeros(values.size, np.int64)
+                    not_above = np.zeros(values.size, np.int64)
+                    for chunk in self._chunks[side]:
+                        chunk = chunk.result() if isinstance(chunk, Future) else chunk
+                        below += np.searchsorted(chunk, values, side="left")
+                        not_above += np.searchsorted(chunk, values, side="right")
+                    per_side[side] = (below, not_above)
+                multiplicity = multiplicity.astype(np.int64)
+                below = per_side[0][0] + per_side[1][0]
+                not_above = per_side[0][1] + per_side[1][1]
+                if self._n_normal[0] + self._n_normal[1]:
+                    self._counts[0] = (values, multiplicity, below, not_above, weight)
+                if self._n_normal[1]:
+                    self._counts[1] = (values, multiplicity, *per_side[1], weight)
+            self._chunks = {0: [], 1: []}
+        return self._counts.get(1 if anomalous_only else 0)
 
 
 def _pool(maps: Sequence[np.ndarray], truths: Sequence[np.ndarray]) -> MapMetrics:

@@ -3,21 +3,31 @@ threshold protocols score the same predictions without recomputing them.
 
 One ``.npz`` per case under ``<cache>/runs/<run key>/predictions/``; each is
 written to a temporary name and renamed, so a killed run never leaves a
-half-written file behind.
+half-written file behind. :meth:`PredictionCache.save` returns the file's
+SHA-256, which the store keeps with the case; :meth:`PredictionCache.load`
+checks it, so a file that was truncated, corrupted or replaced is named and
+predicted again instead of being scored.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from bench.contract import Prediction
+from bench.errors import BenchError
 from bench.paths import cache_dir
+
+
+class CorruptPrediction(BenchError):
+    """A cached prediction is missing, unreadable, or not the file the store recorded."""
 
 
 def run_folder(run_key: str) -> Path:
@@ -36,7 +46,15 @@ class PredictionCache:
     def has(self, case_id: str) -> bool:
         return self._path(case_id).exists()
 
-    def save(self, case_id: str, prediction: Prediction) -> None:
+    def path(self, case_id: str) -> Path:
+        """The file holding ``case_id``'s prediction (it may not exist)."""
+        return self._path(case_id)
+
+    def discard(self, case_id: str) -> None:
+        self._path(case_id).unlink(missing_ok=True)
+
+    def save(self, case_id: str, prediction: Prediction) -> str:
+        """Write one prediction atomically; return the SHA-256 hex of the file written."""
         arrays: dict[str, np.ndarray] = {
             "anomaly_map": prediction.anomaly_map.astype(np.float32, copy=False),
             "score": np.float64(prediction.score),
@@ -46,17 +64,42 @@ class PredictionCache:
             arrays["mask"] = np.packbits(prediction.mask)
         for name, mask in prediction.extra_masks.items():
             arrays[f"extra::{name}"] = np.packbits(mask)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        payload = buffer.getvalue()
         fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
+                fh.write(payload)
             os.replace(tmp, self._path(case_id))
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        return hashlib.sha256(payload).hexdigest()
 
-    def load(self, case_id: str) -> Prediction:
-        with np.load(self._path(case_id)) as data:
+    def load(self, case_id: str, digest: str | None = None) -> Prediction:
+        """Read one prediction; with ``digest``, the file must be exactly the one saved.
+
+        Raises:
+            CorruptPrediction: naming the file and what is wrong with it.
+        """
+        path = self._path(case_id)
+        try:
+            payload = path.read_bytes()
+        except OSError as exc:
+            raise CorruptPrediction(f"cached prediction of case `{case_id}` ({path}) cannot be read: {exc}") from None
+        if digest is not None and hashlib.sha256(payload).hexdigest() != digest:
+            raise CorruptPrediction(
+                f"cached prediction of case `{case_id}` ({path}) is not the file the store recorded (SHA-256 differs)"
+            )
+        try:
+            return self._decode(payload)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+            raise CorruptPrediction(f"cached prediction of case `{case_id}` ({path}) is unreadable: {exc}") from None
+
+    @staticmethod
+    def _decode(payload: bytes) -> Prediction:
+        with np.load(io.BytesIO(payload)) as data:
             shape = tuple(int(v) for v in data["shape"])
             size = shape[0] * shape[1]
 

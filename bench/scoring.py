@@ -2,8 +2,11 @@
 
 The runner, never the plugin, turns maps into masks: ``mask`` uses the
 detector's own mask; every other protocol fits a threshold (``map >= t``).
-Honest protocols are fitted first; the oracle then searches its grid plus
-their thresholds, so its DICE is never below theirs on the same predictions.
+Honest protocols are fitted first; the oracle then searches every distinct
+map value plus their thresholds, so its DICE is never below theirs on the same
+predictions. A protocol that cannot be fitted (e.g. ``valid-f1`` on a dataset
+without anomalous validation pixels) comes back with its ``error`` and no rows;
+the others are scored as usual.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.contract import ANOMALOUS, Case, Prediction
+from bench.contract import ANOMALOUS, LabelledCase, Prediction
 from bench.errors import ThresholdError
 from bench.metrics import MapMetrics, MaskCounts, dice, map_metrics, mask_metrics_from_counts
 from bench.thresholds import ThresholdFit, ThresholdProtocol, apply_threshold, fit_threshold
@@ -24,9 +27,10 @@ class Scored:
     """One protocol's scoring of a run: threshold, per-case rows, summary."""
 
     protocol: ThresholdProtocol
-    fit: ThresholdFit
+    fit: ThresholdFit | None
     cases: list[dict] = field(default_factory=list)
     summary: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
 
 
 @dataclass
@@ -39,7 +43,7 @@ class SplitPredictions:
     predictions: list[Prediction]
 
     @classmethod
-    def from_cases(cls, cases: list[Case], predictions: list[Prediction]) -> SplitPredictions:
+    def from_cases(cls, cases: list[LabelledCase], predictions: list[Prediction]) -> SplitPredictions:
         return cls(
             ids=[c.id for c in cases],
             labels=[c.label for c in cases],
@@ -77,16 +81,20 @@ def score_protocols(
             pending = pool.submit(map_metrics, test.maps, test.truths, test.labels, scores)
         else:
             pending = pool.submit(pixels.result)
-        partial: dict[str, tuple[ThresholdFit, list[dict], dict]] = {}
         for protocol in ordered:
-            fit = _fit(detector, protocol, test, valid, fitted)
+            try:
+                fit = _fit(detector, protocol, test, valid, fitted)
+            except ThresholdError as exc:
+                results[protocol.name] = Scored(protocol=protocol, fit=None, error=str(exc))
+                continue
             if fit.value is not None and protocol.honest:
                 fitted.append(fit.value)
-            partial[protocol.name] = (fit, *_score_masks(protocol, fit, test))
+            rows, summary = _score_masks(protocol, fit, test)
+            results[protocol.name] = Scored(protocol=protocol, fit=fit, cases=rows, summary=summary)
         shared = pending.result()
-    for protocol in ordered:
-        fit, rows, summary = partial[protocol.name]
-        results[protocol.name] = Scored(protocol=protocol, fit=fit, cases=rows, summary={**summary, **shared})
+    for scored in results.values():
+        if scored.error is None:
+            scored.summary = {**scored.summary, **shared}
     return [results[p.name] for p in protocols]
 
 
@@ -149,6 +157,7 @@ def _score_masks(protocol: ThresholdProtocol, fit: ThresholdFit, test: SplitPred
                 "label": label,
                 "dice": case.dice,
                 "pred_fraction": case.predicted / case.pixels if case.pixels else 0.0,
+                "counts": case,
                 "extras": extras,
             }
         )

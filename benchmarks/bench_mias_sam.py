@@ -38,7 +38,7 @@ DEFAULT_COUNTS = {"tiny": (8, 4), "vit_b": (1, 1), "vit_l": (1, 1), "vit_h": (1,
 
 
 def generated_cases(seed: int, split: str, n: int, anomalous: bool):
-    from bench.contract import Case
+    from bench.contract import LabelledCase
 
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:256, :256]
@@ -51,7 +51,7 @@ def generated_cases(seed: int, split: str, n: int, anomalous: bool):
             mask = (yy - cy) ** 2 + (xx - cx) ** 2 < 24**2
             image[mask] = 0.95
         image = (np.rint(np.clip(image, 0, 1) * 255) / 255).astype(np.float32)
-        out.append(Case(f"{split}/{i:03d}", image, mask, "brain", split, int(mask is not None)))
+        out.append(LabelledCase(f"{split}/{i:03d}", image, mask, "brain", split, int(mask is not None)))
     return out
 
 

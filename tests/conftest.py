@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+import bench.registry
+
 # Nothing in the suite may wait on a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -18,5 +20,10 @@ def _isolated_state(tmp_path, monkeypatch):
     monkeypatch.setenv("MIAS_BENCH_WEIGHTS", str(tmp_path / "weights"))
     monkeypatch.setenv("MIAS_BENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("MIAS_BENCH_PLUGINS", raising=False)
+    monkeypatch.delenv("MIAS_BENCH_BLOCK", raising=False)
     monkeypatch.delenv("MIAS_BENCH_DATA", raising=False)
     monkeypatch.chdir(tmp_path)
+    # Plugins are found once per process; a test that puts a fake distribution on sys.path needs a fresh scan.
+    bench.registry.reset()
+    yield
+    bench.registry.reset()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
+from bench.cli.options import DB_OPTION
 from bench.cli.output import out, print_json
-from bench.cli.runs import DB_OPTION
+from bench.formatting import p_value, percent, points
 from bench.store import Store
 
 
@@ -36,31 +38,37 @@ def compare_command(
         console.print(renderable)
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.2f}"
-
-
-def _p(value: float) -> str:
-    return f"{value:.2e}" if value < 1e-3 else f"{value:.3f}"
-
-
 def render_comparison(comparison) -> list:
-    """A method table (rank, mean, n, marks), a pair table and the notes; metrics in %."""
-    from bench.leaderboard import MARKS
+    """A method table (id, rank, group, mean, n, marks), a pair table by method id, and the notes; metrics in %.
+
+    Pairs name methods by their short id (``M1``...) so the table stays readable at 80 columns;
+    long method names wrap instead of being cut.
+    """
+    from bench.marks import MARKS
 
     direction = "higher" if comparison.higher_is_better else "lower"
     level = f"{100 * comparison.confidence:g}%"
+    ids = {m.label: f"M{i}" for i, m in enumerate(comparison.ranked(), start=1)}
     methods = Table(
         title=f"{comparison.metric} on {comparison.dataset} · manifest {comparison.manifest_hash[:12]}",
         caption=f"{comparison.metric} in %, {direction} is better",
         caption_justify="left",
     )
-    for name, justify in (("rank", "right"), ("method", "left"), ("run", "right"), ("n", "right")):
-        methods.add_column(name, justify=justify)
-    methods.add_column(comparison.metric, justify="right")
-    methods.add_column("marks")
+    for name, justify in (("id", "left"), ("rank", "right"), ("group", "left"), ("method", "left")):
+        methods.add_column(name, justify=justify, overflow="fold")
+    for name, justify in (("run", "right"), ("n", "right"), (comparison.metric, "right"), ("marks", "left")):
+        methods.add_column(name, justify=justify, no_wrap=name != "marks")
     for m in comparison.ranked():
-        methods.add_row(str(m.rank), m.label, str(m.run_id), str(m.n), _pct(m.mean), ", ".join(m.marks))
+        methods.add_row(
+            ids[m.label],
+            str(m.rank),
+            m.letters,
+            escape(m.label),
+            str(m.run_id),
+            str(m.n),
+            percent(m.mean),
+            ", ".join(m.marks),
+        )
     pairs = Table(
         title="pairs",
         caption=(
@@ -69,27 +77,27 @@ def render_comparison(comparison) -> list:
         ),
         caption_justify="left",
     )
-    for name in ("A", "B", "mean A", "mean B", "diff", f"{level} CI", "p", "p Holm", "W/T/L", "verdict"):
-        pairs.add_column(name, justify="left" if name in ("A", "B", "verdict") else "right")
+    for name in ("A", "B", "diff", f"{level} CI", "p", "p Holm", "W/T/L", "verdict"):
+        pairs.add_column(name, justify="left" if name in ("A", "B", "verdict") else "right", overflow="fold")
     for p in comparison.pairs:
-        verdict = f"[bold]{p.verdict}[/]" if p.significant else p.verdict
+        verdict = "identical" if p.verdict == "identical" else "no significant difference"
+        if p.significant and p.better:
+            verdict = f"[bold]{ids[p.better]} better[/]"
         pairs.add_row(
-            p.a,
-            p.b,
-            _pct(p.mean_a),
-            _pct(p.mean_b),
-            f"{100 * p.mean_diff:+.2f}",
-            f"[{100 * p.ci_low:+.2f}, {100 * p.ci_high:+.2f}]",
-            _p(p.p_value) + ("*" if p.note else ""),
-            _p(p.p_holm),
+            ids[p.a],
+            ids[p.b],
+            points(p.mean_diff),
+            f"[{points(p.ci_low)}, {points(p.ci_high)}]",
+            p_value(p.p_value) + ("*" if p.note else ""),
+            p_value(p.p_holm),
             f"{p.wins}/{p.ties}/{p.losses}",
             verdict,
         )
     notes = [
-        f"rank: 1 + the rank of the worst-ranked method significantly better (Holm, α={comparison.alpha:g}); "
-        "methods sharing a rank are not significantly different"
+        "rank: by mean (1 + the number of methods with a better mean); group: methods sharing a letter are not "
+        f"significantly different (Wilcoxon signed-rank, Holm, α={comparison.alpha:g})"
     ]
-    notes += [f"* {p.a} vs {p.b}: {p.note}" for p in comparison.pairs if p.note]
+    notes += [escape(f"* {ids[p.a]} vs {ids[p.b]}: {p.note}") for p in comparison.pairs if p.note]
     marked = sorted({mark for m in comparison.methods for mark in m.marks})
-    notes += [f"{mark}: {MARKS[mark]}" for mark in marked]
+    notes += [f"{mark}: {MARKS[mark].rule}" for mark in marked]
     return [methods, pairs, *notes]

@@ -7,9 +7,9 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from bench.cli.options import DB_OPTION
 from bench.cli.output import err, print_json
 from bench.cli.output import out as _results
-from bench.cli.runs import DB_OPTION
 
 
 def publish_command(
@@ -39,29 +39,37 @@ def publish_command(
 
 
 def verify_command(
-    path: Path = typer.Argument(..., help="A published leaderboard.json."),
-    db: str = DB_OPTION,
+    path: Path = typer.Argument(..., help="A published leaderboard folder (or its leaderboard.json)."),
+    db: str = typer.Option(
+        None, "--db", help="Also check every row against this store (SQLAlchemy URL or SQLite path)."
+    ),
+    rescore: bool = typer.Option(
+        False, "--rescore", help="With --db: score every row again from its cached predictions and the data."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Check every row of a published leaderboard against the store; exit 1 if any row does not match."""
-    from bench.publish.verify import open_store, verify_leaderboard
+    """Check a published leaderboard on its own (and against a store with --db); exit 1 if anything fails."""
+    from bench.publish.verify import open_store, verify_publication
 
-    report = verify_leaderboard(path, open_store(db))
+    report = verify_publication(path, open_store(db) if db else None, rescore=rescore)
     if as_json:
         print_json(report.as_dict())
     else:
         console = _results()
-        for check in report.rows:
-            if check.ok:
-                console.print(f"[green]ok[/]    {escape(check.row_id)}  {escape(check.method)}", highlight=False)
-                continue
-            console.print(f"[red]FAIL[/]  {escape(check.row_id)}  {escape(check.method)}", highlight=False)
+        for check in report.checks:
+            state = "[green]ok[/]  " if check.ok else "[red]FAIL[/]"
+            console.print(f"{state}  {escape(check.what)}: {escape(check.name)}", highlight=False)
             for problem in check.problems:
                 console.print(f"        {problem}", highlight=False, markup=False, soft_wrap=True)
         for note in report.notes:
             err().print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
         failed = len(report.failures)
-        summary = f"{len(report.rows) - failed} of {len(report.rows)} rows verified against {report.store}"
-        err().print(f"[red]{failed} row(s) failed[/]; {summary}" if failed else summary, highlight=False)
+        rows = report.rows
+        against = f"against {report.store}" if report.store else "on its own (no store)"
+        summary = (
+            f"{sum(c.ok for c in rows)} of {len(rows)} rows verified {against}; "
+            f"{len(report.checks)} checks, {failed} failed"
+        )
+        err().print(f"[red]{summary}[/]" if failed else summary, highlight=False)
     if not report.ok:
         raise typer.Exit(1)

@@ -7,13 +7,15 @@ from bench.compare.comparison import (
     MethodStats,
     PairStats,
     case_values,
+    compare_arrays,
     compare_methods,
     compare_rows,
+    compare_values,
     metric_direction,
     parse_spec,
     resolve_spec,
 )
-from bench.compare.stats import TIE, holm, paired_bootstrap_ci, statistical_ranks, wilcoxon_p
+from bench.compare.stats import TIE, holm, letter_groups, mean_ranks, paired_bootstrap_ci, wilcoxon_p, wilcoxon_test
 
 __all__ = [
     "PER_CASE_METRICS",
@@ -23,13 +25,17 @@ __all__ = [
     "MethodStats",
     "PairStats",
     "case_values",
+    "compare_arrays",
     "compare_methods",
     "compare_rows",
+    "compare_values",
     "holm",
     "metric_direction",
     "paired_bootstrap_ci",
     "parse_spec",
     "resolve_spec",
-    "statistical_ranks",
+    "letter_groups",
+    "mean_ranks",
     "wilcoxon_p",
+    "wilcoxon_test",
 ]

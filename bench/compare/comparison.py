@@ -7,9 +7,14 @@ case id, which is only meaningful when both ran on the same dataset manifest.
 
 Per pair: the mean of each, the mean difference ``a - b`` with a paired
 bootstrap percentile confidence interval, the two-sided Wilcoxon signed-rank
-p-value (``scipy.stats.wilcoxon``), Holm-Bonferroni-adjusted p-values over
-all pairs, and wins / ties / losses per case. Ranks follow
-:func:`bench.compare.stats.statistical_ranks`.
+p-value (exact for small samples, see :mod:`bench.compare.stats`),
+Holm-Bonferroni-adjusted p-values over all pairs, and wins / ties / losses per
+case. Ranks follow the means (``1 +`` the number of methods with a better
+mean, so they never contradict them); significance is shown as letter groups
+(methods sharing a letter are not significantly different).
+
+:func:`compare_arrays` does the arithmetic on plain arrays; the store-backed
+:func:`compare_rows` and ``verify`` (on published per-case values) both call it.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ from itertools import combinations
 
 import numpy as np
 
-from bench.compare.stats import TIE, holm, paired_bootstrap_ci, statistical_ranks, wilcoxon_p
+from bench.compare.stats import TIE, holm, letter_groups, mean_ranks, paired_bootstrap_ci, wilcoxon_test
 from bench.contract import ANOMALOUS, NORMAL
 from bench.errors import BenchError, UnknownNameError
+from bench.formatting import json_safe
 from bench.leaderboard import LeaderboardRow, leaderboard_rows
 from bench.metrics import METRICS
 from bench.names import suggest
@@ -43,7 +49,7 @@ class ComparisonError(BenchError):
 
 @dataclass
 class MethodStats:
-    label: str  # detector@protocol, with #run_id when two compared methods share it
+    label: str  # the row's method label (detector[variant]@protocol), with #run_id if two share it
     detector: str
     protocol: str
     run_id: int
@@ -52,6 +58,7 @@ class MethodStats:
     mean: float
     marks: list[str]
     rank: int = 0
+    letters: str = ""
 
 
 @dataclass
@@ -67,6 +74,7 @@ class PairStats:
     ci_low: float
     ci_high: float
     p_value: float  # two-sided Wilcoxon signed-rank
+    p_method: str = "exact"  # exact | normal | none (see bench.compare.stats)
     p_holm: float = math.nan
     wins: int = 0  # cases where a is better than b by more than TIE
     ties: int = 0
@@ -93,7 +101,8 @@ class Comparison:
     alpha: float
     methods: list[MethodStats]
     pairs: list[PairStats]
-    ranks: dict[int, int]  # evaluation_id -> rank (1 = best)
+    ranks: dict[int, int]  # evaluation_id -> rank (1 = best mean)
+    letters: dict[int, str]  # evaluation_id -> letter groups
 
     @property
     def confidence(self) -> float:
@@ -110,17 +119,8 @@ class Comparison:
         for pair, raw in zip(self.pairs, data["pairs"], strict=True):
             raw["verdict"] = pair.verdict
         data["ranks"] = {str(k): v for k, v in self.ranks.items()}
-        return _no_nan(data)
-
-
-def _no_nan(value):
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _no_nan(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_no_nan(v) for v in value]
-    return value
+        data["letters"] = {str(k): v for k, v in self.letters.items()}
+        return json_safe(data)
 
 
 # -- methods and their cases ----------------------------------------------------------------
@@ -209,7 +209,7 @@ def compare_rows(
         raise ComparisonError("the same method (run and protocol) is named twice; compare different ones")
     if n_boot < 1 or not 0 < alpha < 1:
         raise ComparisonError(f"expected n_boot >= 1 and 0 < alpha < 1, got n_boot={n_boot}, alpha={alpha}")
-    higher = metric_direction(metric)
+    metric_direction(metric)  # an unknown metric is refused before anything is loaded
     labels = _labels(rows)
     loaded = [case_values(store, row, metric) for row in rows]
     _check_same_files(rows, labels, [ids for ids, _ in loaded])
@@ -217,46 +217,67 @@ def compare_rows(
     if not case_ids:
         raise ComparisonError(f"no test cases carry {metric!r} for {labels[0]} (run {rows[0].run_id})")
     arrays = [np.array([values[c] for c in case_ids]) for _, values in loaded]
+    return compare_values(rows, arrays, metric, n_boot=n_boot, seed=seed, alpha=alpha)
+
+
+def compare_values(
+    rows: list[LeaderboardRow], arrays: list[np.ndarray], metric: str, *, n_boot: int, seed: int, alpha: float
+) -> Comparison:
+    """The comparison of ``rows`` from their per-case values (``arrays``: aligned on the same cases, same order)."""
     methods = [
         MethodStats(label, r.detector, r.protocol, r.run_id, r.evaluation_id, len(a), float(a.mean()), r.marks)
-        for label, r, a in zip(labels, rows, arrays, strict=True)
+        for label, r, a in zip(_labels(rows), rows, arrays, strict=True)
     ]
-    pairs = [
-        _pair(methods[i], methods[j], arrays[i], arrays[j], higher, n_boot, seed, alpha)
-        for i, j in combinations(range(len(rows)), 2)
-    ]
-    sign = 1 if higher else -1
-    better: set[tuple[int, int]] = set()  # (winner, loser) evaluation ids
-    for pair, adjusted in zip(pairs, holm([p.p_value for p in pairs]), strict=True):
-        pair.p_holm = adjusted
-        pair.significant = adjusted < alpha
-        if pair.significant and abs(pair.mean_diff) > TIE:
-            a_wins = sign * pair.mean_diff > 0
-            pair.better = pair.a if a_wins else pair.b
-            ids = (pair.a_evaluation_id, pair.b_evaluation_id)
-            better.add(ids if a_wins else ids[::-1])
-    order = sorted(methods, key=lambda m: -sign * m.mean)
-    ranks = statistical_ranks([m.evaluation_id for m in order], better)
-    for m in methods:
-        m.rank = ranks[m.evaluation_id]
+    pairs = compare_arrays(methods, arrays, metric_direction(metric), n_boot, seed, alpha)
     return Comparison(
         dataset=rows[0].dataset,
         manifest_hash=rows[0].manifest_hash,
         metric=metric,
-        higher_is_better=higher,
+        higher_is_better=metric_direction(metric),
         n_boot=n_boot,
         seed=seed,
         alpha=alpha,
         methods=methods,
         pairs=pairs,
-        ranks=ranks,
+        ranks={m.evaluation_id: m.rank for m in methods},
+        letters={m.evaluation_id: m.letters for m in methods},
     )
+
+
+def compare_arrays(
+    methods: list[MethodStats], arrays: list[np.ndarray], higher: bool, n_boot: int, seed: int, alpha: float
+) -> list[PairStats]:
+    """Every pair of ``methods`` (per-case values ``arrays``, aligned on the same cases); fills ranks and letters.
+
+    Every pair's bootstrap uses a fresh generator seeded with ``seed``, so a pair's interval
+    does not depend on which other methods are compared. Holm's correction runs over all
+    ``k (k - 1) / 2`` pairs; a pair is significant when its Holm p-value is below ``alpha``
+    and its mean difference is not a tie.
+    """
+    pairs = [
+        _pair(methods[i], methods[j], arrays[i], arrays[j], higher, n_boot, seed, alpha)
+        for i, j in combinations(range(len(methods)), 2)
+    ]
+    sign = 1 if higher else -1
+    different: set[frozenset] = set()
+    for pair, adjusted in zip(pairs, holm([p.p_value for p in pairs]), strict=True):
+        pair.p_holm = adjusted
+        pair.significant = adjusted < alpha and abs(pair.mean_diff) > TIE
+        if pair.significant:
+            pair.better = pair.a if sign * pair.mean_diff > 0 else pair.b
+            different.add(frozenset((pair.a_evaluation_id, pair.b_evaluation_id)))
+    ranks = mean_ranks({m.evaluation_id: m.mean for m in methods}, higher)
+    order = [m.evaluation_id for m in sorted(methods, key=lambda m: (ranks[m.evaluation_id], m.label))]
+    letters = letter_groups(order, different)
+    for m in methods:
+        m.rank, m.letters = ranks[m.evaluation_id], letters[m.evaluation_id]
+    return pairs
 
 
 def _pair(a: MethodStats, b: MethodStats, va, vb, higher: bool, n_boot: int, seed: int, alpha: float) -> PairStats:
     diff = va - vb
     low, high = paired_bootstrap_ci(diff, n_boot, seed, alpha)
-    p, note = wilcoxon_p(diff, alpha)
+    test = wilcoxon_test(diff, alpha)
     gain = diff if higher else -diff
     return PairStats(
         a=a.label,
@@ -269,11 +290,12 @@ def _pair(a: MethodStats, b: MethodStats, va, vb, higher: bool, n_boot: int, see
         mean_diff=float(diff.mean()),
         ci_low=low,
         ci_high=high,
-        p_value=p,
+        p_value=test.p_value,
+        p_method=test.method,
         wins=int((gain > TIE).sum()),
         ties=int((np.abs(diff) <= TIE).sum()),
         losses=int((gain < -TIE).sum()),
-        note=note,
+        note=test.note,
     )
 
 

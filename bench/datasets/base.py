@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.contract import Case
+from bench.contract import LabelledCase
 
 SPLITS = ("train", "valid", "test")
 
@@ -28,7 +28,7 @@ class CaseRef(ABC):
     modality: str
 
     @abstractmethod
-    def load(self) -> Case:
+    def load(self) -> LabelledCase:
         """Decode the image (and mask) at native resolution."""
 
 
@@ -36,9 +36,9 @@ class CaseRef(ABC):
 class ArrayCaseRef(CaseRef):
     """A ref over an in-memory case (tests, generated data)."""
 
-    case: Case | None = None
+    case: LabelledCase | None = None
 
-    def load(self) -> Case:
+    def load(self) -> LabelledCase:
         assert self.case is not None
         return self.case
 
@@ -73,7 +73,7 @@ class Dataset(ABC):
 class InMemoryDataset(Dataset):
     """A dataset of already-decoded cases; its manifest hashes the arrays."""
 
-    def __init__(self, name: str, modality: str, cases: list[Case]):
+    def __init__(self, name: str, modality: str, cases: list[LabelledCase]):
         self.name = name
         self.modality = modality
         self._cases = sorted(cases, key=lambda c: (c.split, c.id))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.contract import Case
+from bench.contract import LabelledCase
 from bench.datasets.base import SPLITS, CaseRef, Dataset
 from bench.datasets.images import read_image, read_mask
 from bench.datasets.layout import TreeScan, scan_tree
@@ -33,7 +33,7 @@ class FileCaseRef(CaseRef):
     image: str = ""
     mask: str | None = None
 
-    def load(self) -> Case:
+    def load(self) -> LabelledCase:
         """Decode the image (float32 H x W in [0, 1]) and, for an anomalous case, its mask.
 
         Raises:
@@ -50,7 +50,7 @@ class FileCaseRef(CaseRef):
                     f"mask `{self.mask}` is {mask.shape[1]}x{mask.shape[0]} (WxH), "
                     f"expected the size of its image `{self.image}`, {image.shape[1]}x{image.shape[0]}"
                 )
-        return Case(
+        return LabelledCase(
             id=self.id,
             image=image,
             mask=mask,

@@ -8,9 +8,26 @@ last either way.
 
 from __future__ import annotations
 
+from bench.marks import MARKS
+
+
+def _lighter(colour: str, keep: float = 0.45) -> str:
+    """``#rrggbb`` mixed with white, keeping ``keep`` of the colour (row backgrounds)."""
+    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(255 - keep * (255 - c)):02x}" for c in rgb)
+
+
+def mark_style() -> str:
+    """CSS of every mark of the registry: its badge, and the background of a row that carries it first."""
+    return "".join(
+        f".mark-{name} {{ background: {m.colour}; }}\ntr.mark-{name} td {{ background: {_lighter(m.colour)}; }}\n"
+        for name, m in MARKS.items()
+    )
+
+
 STYLE = """
 :root { color-scheme: light; --ink: #1b1f24; --muted: #59636e; --line: #d0d7de; --head: #f6f8fa;
-  --oracle: #fff4d6; --transductive: #fde8e1; --random: #eeeeee; }
+}
 * { box-sizing: border-box; }
 body { margin: 0 auto; max-width: 1400px; padding: 1.5rem; color: var(--ink);
   font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
@@ -30,14 +47,8 @@ table.board, table.provenance, table.pairs { font-size: 13px; }
 table.board td, table.provenance td { white-space: nowrap; }
 .dice { margin-top: .2rem; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-tr.mark-oracle td { background: var(--oracle); }
-tr.mark-transductive td { background: var(--transductive); }
-tr.mark-random-init td { background: var(--random); color: #555; }
 .mark { display: inline-block; border-radius: 3px; padding: 0 .35rem; margin: 0 .15rem .1rem 0;
   font-size: 12px; border: 1px solid #999; white-space: nowrap; }
-.mark-oracle { background: #fdd49e; border-color: #d79b4a; }
-.mark-transductive { background: #fcbba1; border-color: #d9755a; }
-.mark-random-init { background: #d9d9d9; border-color: #999; }
 dl.legend { display: grid; grid-template-columns: max-content 1fr; gap: .2rem .8rem; margin: .5rem 0 1rem; }
 dl.legend dd { margin: 0; }
 .boxplot { max-width: 100%; height: auto; font-size: 12px; }
@@ -50,7 +61,7 @@ table.gallery td { text-align: center; font-size: 12px; }
 .ov img.mask { position: absolute; left: 0; top: 0; opacity: .65; }
 details summary { cursor: pointer; color: var(--muted); }
 pre { white-space: pre-wrap; margin: .2rem 0; }
-"""
+""" + mark_style()
 
 SCRIPT = """
 (function () {

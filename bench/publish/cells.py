@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-import math
+import json
+from typing import Any
 
-from bench.publish.board import PublishedRow
+from bench.formatting import number, p_value, percent, points
+from bench.marks import MARKS
+from bench.publish.board import Group, PublishedRow
 
 #: Metric columns of the published tables, in order (values in percent).
+__all__ = [
+    "SHOWN_METRICS",
+    "marks_text",
+    "number",
+    "p_value",
+    "percent",
+    "points",
+    "position_texts",
+    "protocol_text",
+    "provenance_text",
+    "rank_text",
+    "weights_text",
+]
+
 SHOWN_METRICS = ("dice", "dice_pooled", "dice_normal", "fp_area_normal", "pixel_auroc", "image_auroc", "aupro")
-
-MARK_TITLES = {"oracle": "oracle (upper bound)", "transductive": "transductive", "random-init": "random-init"}
-
-
-def percent(value: float | None) -> str:
-    """``0.12345`` -> ``"12.35"``; missing or NaN -> ``"–"``."""
-    if value is None or math.isnan(value):
-        return "–"
-    return f"{100 * value:.2f}"
-
-
-def number(value: float | None) -> str:
-    """A threshold or other raw number, four significant digits."""
-    if value is None or math.isnan(value):
-        return "–"
-    return f"{value:.4g}"
 
 
 def protocol_text(published: PublishedRow) -> str:
@@ -42,18 +43,35 @@ def weights_text(published: PublishedRow) -> str:
     return row.weights
 
 
-def plugin_text(published: PublishedRow) -> str:
-    row = published.row
-    return f"{row.plugin_dist or '?'} {row.plugin_version or '?'}"
-
-
 def marks_text(published: PublishedRow) -> str:
-    return ", ".join(MARK_TITLES.get(m, m) for m in published.row.marks)
+    return ", ".join(MARKS[m].title for m in published.row.marks)
 
 
 def rank_text(published: PublishedRow) -> str:
     return "–" if published.rank is None else str(published.rank)
 
 
-def packages_text(published: PublishedRow) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(published.row.packages.items()))
+def position_texts(group: Group) -> list[str]:
+    """``"1"``, ``"2"``, ... for ranked rows in table order; ``""`` for rows outside the ranking."""
+    out, n = [], 0
+    for published in group.rows:
+        if published.row.ranked:
+            n += 1
+            out.append(str(n))
+        else:
+            out.append("")
+    return out
+
+
+def provenance_text(provenance: Any, name: str) -> str:
+    """One provenance field as a table cell (structures as compact JSON, missing as ``–``)."""
+    value = getattr(provenance, name)
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if name == "packages":
+        return ", ".join(f"{k} {v}" for k, v in sorted(value.items()))
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return str(value)

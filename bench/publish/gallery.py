@@ -17,54 +17,25 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from bench.contract import Case
+from bench.contract import LabelledCase
 from bench.datasets.base import CaseRef
 from bench.datasets.registry import open_dataset
 from bench.errors import BenchError
 from bench.frame import get_frame
 from bench.metrics import dice
 from bench.prediction_cache import PredictionCache, run_folder
-from bench.publish.board import Group, PublishedRow
+from bench.publish.board import GalleryCase, GalleryImage, Group, GroupGallery, PublishedRow
 from bench.store import Run, Store
 from bench.thresholds import apply_threshold
 
 TRUTH_COLOUR = (0, 200, 80)
 MASK_COLOUR = (230, 30, 30)
 _LOAD_ERRORS = (BenchError, OSError, ValueError, KeyError)
-
-
-@dataclass(frozen=True)
-class GalleryImage:
-    """A written PNG: path relative to the published folder, pixel size."""
-
-    path: str
-    width: int
-    height: int
-
-
-@dataclass
-class GalleryCase:
-    case_id: str
-    label: int
-    images: dict[str, GalleryImage] = field(default_factory=dict)  # frame -> image
-    truths: dict[str, GalleryImage] = field(default_factory=dict)  # frame -> truth mask
-    masks: dict[str, GalleryImage] = field(default_factory=dict)  # row_id -> predicted mask
-    dice: dict[str, float] = field(default_factory=dict)  # row_id -> stored per-case DICE
-
-
-@dataclass
-class GroupGallery:
-    """The gallery of one group: chosen cases, which rows could be drawn, and why others were not."""
-
-    cases: list[GalleryCase] = field(default_factory=list)
-    frames: dict[str, str] = field(default_factory=dict)  # row_id -> frame
-    notes: list[str] = field(default_factory=list)
 
 
 def choose_cases(group: Group, n_anomalous: int = 3, n_normal: int = 1) -> list[tuple[str, int]]:
@@ -168,7 +139,7 @@ def build_gallery(
     target.mkdir(parents=True, exist_ok=True)
     picks = [(c, label) for c, label in choose_cases(group, n_anomalous, n_normal) if c in refs]
     frames = sorted({runs[p.row.run_id].frame for p in group.rows if p.row.run_id in runs})
-    framed: dict[tuple[str, str], Case] = {}
+    framed: dict[tuple[str, str], LabelledCase] = {}
     for index, (case_id, label) in enumerate(picks):
         shown = GalleryCase(case_id, label)
         try:

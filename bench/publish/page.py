@@ -12,21 +12,22 @@ from __future__ import annotations
 import json
 from html import escape
 
-from bench.leaderboard import MARKS
+from bench.marks import MARKS
 from bench.metrics import METRICS
+from bench.provenance import provenance_fields
 from bench.publish.assets import SCRIPT, STYLE
-from bench.publish.board import Board, Group, PublishedRow
+from bench.publish.board import Board, GalleryImage, Group, GroupGallery, PublishedRow
 from bench.publish.cells import (
-    MARK_TITLES,
     SHOWN_METRICS,
     number,
-    packages_text,
+    p_value,
     percent,
-    plugin_text,
+    points,
+    position_texts,
+    provenance_text,
     rank_text,
     weights_text,
 )
-from bench.publish.gallery import GalleryImage, GroupGallery
 from bench.publish.plots import box_plot_svg
 
 # 'self' covers the gallery PNGs beside the page; nothing else may load.
@@ -43,7 +44,7 @@ def _sort_value(value: float | None) -> str:
 
 def _marks_html(published: PublishedRow) -> str:
     return "".join(
-        f'<span class="mark mark-{_e(m)}" title="{_e(MARKS.get(m, m))}">{_e(MARK_TITLES.get(m, m))}</span>'
+        f'<span class="mark mark-{_e(m)}" title="{_e(MARKS[m].rule)}">{_e(MARKS[m].title)}</span>'
         for m in published.row.marks
     )
 
@@ -61,15 +62,14 @@ def _protocol_cell(published: PublishedRow) -> str:
 
 def _legend() -> str:
     items = "".join(
-        f'<dt><span class="mark mark-{_e(k)}">{_e(MARK_TITLES[k])}</span></dt><dd>{_e(v)}</dd>'
-        for k, v in MARKS.items()
+        f'<dt><span class="mark mark-{_e(k)}">{_e(m.title)}</span></dt><dd>{_e(m.rule)}</dd>' for k, m in MARKS.items()
     )
     items += "<dt>weights <code>none</code></dt><dd>the detector uses no pretrained weights</dd>"
     return f'<dl class="legend">{items}</dl>'
 
 
 def _board_table(group: Group) -> str:
-    head = ["#", "rank", "detector", "protocol", "threshold", "weights"]
+    head = ["#", "rank", "group", "method", "protocol", "threshold", "weights"]
     head_html = "".join(f'<th scope="col">{_e(h)}</th>' for h in head)
     head_html += "".join(
         f'<th scope="col" title="{_e(METRICS[m].description)}'
@@ -78,13 +78,14 @@ def _board_table(group: Group) -> str:
     )
     head_html += '<th scope="col">marks</th><th scope="col">row</th>'
     body = []
-    for position, published in enumerate(group.rows, 1):
+    for position, published in zip(position_texts(group), group.rows, strict=True):
         row = published.row
         cells = [
-            f'<td class="num">{position}</td>',
+            f'<td class="num">{_e(position)}</td>',
             f'<td class="num" data-sort="{_e(published.rank if published.rank is not None else "")}">'
             f"{_e(rank_text(published))}</td>",
-            f"<td>{_e(row.detector)}</td>",
+            f'<td class="mono">{_e(published.letters)}</td>',
+            f"<td>{_e(row.method)}</td>",
             _protocol_cell(published),
             f'<td class="num" data-sort="{_sort_value(row.threshold)}">{_e(number(row.threshold))}</td>',
             f'<td title="{_e(row.weights_sha256 or "")}">{_e(weights_text(published))}</td>',
@@ -98,7 +99,7 @@ def _board_table(group: Group) -> str:
         body.append(f'<tr{_row_class(published)} data-row-id="{_e(published.row_id)}">{"".join(cells)}</tr>')
     return (
         f'<div class="scroll"><table class="board sortable" id="table-{_e(group.group_id)}">'
-        f"<caption>metrics in %; click a header to sort</caption>"
+        f"<caption>metrics in %; ranked rows first, by mean DICE; click a header to sort</caption>"
         f"<thead><tr>{head_html}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )
 
@@ -109,39 +110,49 @@ def _statistics(group: Group) -> str:
     if comparison is None:
         out.append(f'<p class="note">{_e(group.note or "not compared")}</p>')
         return "".join(out)
-    by_rank: dict[int, list[str]] = {}
-    for published in group.rows:
-        if published.rank is not None:
-            by_rank.setdefault(published.rank, []).append(published.row.method)
     out.append(
-        f'<p class="note">Paired comparison of per-case {_e(comparison.get("metric", "dice"))} on the same test '
-        f"cases (Wilcoxon signed-rank, Holm-corrected, {_e(comparison.get('n_boot', ''))} bootstrap resamples, "
-        f'alpha {_e(comparison.get("alpha", ""))}). Rows sharing a rank are not separable.</p><ol class="ranks">'
+        f'<p class="note">Ranked rows only (oracle, random-init and self-reported rows are outside the ranking '
+        f"and its tests). Rank: by mean per-case {_e(comparison.get('metric', 'dice'))}. Rows sharing a letter are "
+        f"not significantly different: paired Wilcoxon signed-rank on the same test cases, Holm-corrected over "
+        f"{len(comparison.get('pairs') or [])} pairs, alpha {_e(comparison.get('alpha', ''))}; intervals: "
+        f"{_e(comparison.get('n_boot', ''))} paired bootstrap resamples, seed {_e(comparison.get('seed', ''))}.</p>"
     )
-    out += [f'<li value="{rank}">{_e(", ".join(names))}</li>' for rank, names in sorted(by_rank.items())]
-    out.append("</ol>")
     pairs = comparison.get("pairs") or []
     if pairs:
         rows = "".join(
             "<tr>"
             f"<td>{_e(p.get('a'))}</td><td>{_e(p.get('b'))}</td>"
-            f'<td class="num">{_e(percent(p.get("mean_diff")))}</td>'
-            f'<td class="num">{_e(percent(p.get("ci_low")))} … {_e(percent(p.get("ci_high")))}</td>'
-            f'<td class="num">{_e(_p(p.get("p_holm")))}</td><td>{_e(p.get("verdict", ""))}</td>'
+            f'<td class="num">{_e(points(p.get("mean_diff")))}</td>'
+            f'<td class="num">{_e(points(p.get("ci_low")))} … {_e(points(p.get("ci_high")))}</td>'
+            f'<td class="num">{_e(p_value(p.get("p_value")))} ({_e(p.get("p_method", ""))})</td>'
+            f'<td class="num">{_e(p_value(p.get("p_holm")))}</td><td>{_e(p.get("verdict", ""))}</td>'
             "</tr>"
             for p in pairs
         )
         out.append(
             "<details><summary>pairwise differences</summary>"
             '<div class="scroll"><table class="pairs sortable"><thead><tr><th>A</th><th>B</th>'
-            "<th>mean A − B (%)</th><th>CI (%)</th><th>p (Holm)</th><th>verdict</th></tr></thead>"
+            "<th>mean A − B (points)</th><th>CI (points)</th><th>p</th><th>p (Holm)</th><th>verdict</th></tr></thead>"
             f"<tbody>{rows}</tbody></table></div></details>"
         )
     return "".join(out)
 
 
-def _p(value) -> str:
-    return "–" if value is None else f"{value:.3g}"
+def _seeds(group: Group) -> str:
+    if not group.seeds:
+        return ""
+    rows = "".join(
+        f'<tr><td>{_e(s["method"])}</td><td class="num">{len(s["seeds"])}</td>'
+        + "".join(f'<td class="num">{_e(percent(s[k]))}</td>' for k in ("mean", "sd", "min", "max"))
+        + "</tr>"
+        for s in group.seeds
+    )
+    return (
+        '<h3>DICE across seeds</h3><p class="note">Methods run with several seeds: mean and sample standard '
+        "deviation of DICE over the seeds (in %), so the luck of a draw shows.</p>"
+        '<div class="scroll"><table class="seeds sortable"><thead><tr><th>method</th><th>seeds</th><th>mean</th>'
+        f"<th>sd</th><th>min</th><th>max</th></tr></thead><tbody>{rows}</tbody></table></div>"
+    )
 
 
 def _img(image: GalleryImage, alt: str, cls: str = "") -> str:
@@ -189,48 +200,25 @@ def _gallery(group: Group, gallery: GroupGallery) -> str:
 
 
 def _provenance(group: Group) -> str:
-    head = [
-        "row",
-        "detector",
-        "plugin",
-        "detector version",
-        "protocol",
-        "threshold",
-        "config",
-        "weights",
-        "weights SHA-256",
-        "frame",
-        "seed",
-        "device",
-        "cases (normal / anomalous)",
-        "git commit",
-        "finished",
-        "packages",
-    ]
+    names = [(n, t) for n, t in provenance_fields() if n not in {"dataset", "collection", "modality", "config"}]
+    head = ["row", "protocol", "threshold", "config", *(t for _, t in names)]
     rows = []
     for published in group.rows:
         row = published.row
         config = json.dumps(row.config, indent=1, sort_keys=True)
         cells = [
             f'<td class="mono" id="prov-{_e(published.row_id)}">{_e(published.row_id)}</td>',
-            f"<td>{_e(row.detector)}{'<br>preset ' + _e(row.preset) if row.preset else ''}</td>",
-            f"<td>{_e(plugin_text(published))}</td>",
-            f"<td>{_e(row.detector_version)}</td>",
             _protocol_cell(published),
             f'<td class="num mono">{_e("–" if row.threshold is None else repr(row.threshold))}</td>',
             f'<td><details><summary class="mono">{_e(row.config_hash[:16])}…</summary>'
-            f'<div class="mono">sha256 {_e(row.config_hash)}</div><pre class="mono">{_e(config)}</pre></details></td>',
-            f"<td>{_e(row.weights or 'none')}</td>",
-            f'<td class="mono">{_e(row.weights_sha256 or "–")}</td>',
-            f"<td>{_e(row.frame)}</td>",
-            f'<td class="num">{row.seed}</td>',
-            f"<td>{_e(row.device)}</td>",
-            f'<td class="num">{published.n_cases["normal"]} / {published.n_cases["anomalous"]}</td>',
-            f'<td class="mono">{_e((row.git_commit or "–")[:12])}</td>',
-            f"<td>{_e(row.finished_at or '–')}</td>",
-            f"<td><details><summary>{len(row.packages)} packages</summary>{_e(packages_text(published))}"
-            "</details></td>",
+            f'<pre class="mono">{_e(config)}</pre></details></td>',
         ]
+        for name, _ in names:
+            text = provenance_text(row.provenance, name)
+            if name == "packages":
+                cells.append(f"<td><details><summary>{len(row.packages)} packages</summary>{_e(text)}</details></td>")
+            else:
+                cells.append(f'<td class="mono">{_e(text)}</td>')
         rows.append(f"<tr>{''.join(cells)}</tr>")
     head_html = "".join(f"<th>{_e(h)}</th>" for h in head)
     return (
@@ -240,21 +228,22 @@ def _provenance(group: Group) -> str:
     )
 
 
-def _group_section(group: Group, gallery: GroupGallery) -> str:
+def _group_section(group: Group) -> str:
+    gallery = group.gallery
     return (
         f'<section id="{_e(group.group_id)}"><h2>{_e(group.title)}</h2>'
         f'<p class="meta">dataset manifest <code>{_e(group.manifest_hash)}</code> · {len(group.rows)} rows</p>'
-        f"{_board_table(group)}{_statistics(group)}"
+        f"{_board_table(group)}{_statistics(group)}{_seeds(group)}"
         f"<h3>Per-case DICE</h3>{box_plot_svg(group)}"
         f"{_gallery(group, gallery)}{_provenance(group)}</section>"
     )
 
 
-def render_page(board: Board, galleries: dict[str, GroupGallery]) -> str:
-    """The whole ``index.html`` (galleries keyed by group id)."""
+def render_page(board: Board) -> str:
+    """The whole ``index.html``."""
     title = f"mias-bench leaderboard: {board.name}"
     contents = "".join(f'<li><a href="#{_e(g.group_id)}">{_e(g.title)}</a></li>' for g in board.groups)
-    sections = "".join(_group_section(g, galleries.get(g.group_id, GroupGallery())) for g in board.groups)
+    sections = "".join(_group_section(g) for g in board.groups)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -266,9 +255,10 @@ def render_page(board: Board, galleries: dict[str, GroupGallery]) -> str:
         '<p class="meta">DICE is the mean per-image DICE over anomalous test cases (the paper\'s); every row is a '
         "(detector, config, threshold protocol) triple with the split its threshold was fitted on. Rows of one "
         "table were scored on the same files (same manifest). Files beside this page: "
-        "<code>leaderboard.json</code> (provenance, schema <code>mias-bench/leaderboard</code> v1), "
-        "<code>leaderboard.csv</code>, <code>cases.csv</code> (per-case values), <code>leaderboard.md</code>; "
-        "<code>mias-bench verify leaderboard.json --db STORE</code> checks them against a store.</p>"
+        "<code>leaderboard.json</code> (provenance, schema <code>mias-bench/leaderboard</code> v2), "
+        "<code>leaderboard.csv</code>, <code>cases.csv</code> (per-case values), <code>leaderboard.md</code>, "
+        "<code>SHA256SUMS</code>; <code>mias-bench verify DIR</code> recomputes every figure the per-case values "
+        "determine and checks every file (<code>--db STORE</code>: against a store too).</p>"
         f"{_legend()}<nav><ul>{contents}</ul></nav></header>\n<main>{sections}</main>\n"
         f"<script>{SCRIPT}</script>\n</body></html>\n"
     )

@@ -15,6 +15,7 @@ from html import escape
 
 import numpy as np
 
+from bench.marks import MARKS
 from bench.publish.board import Group, PublishedRow
 
 WIDTH = 760
@@ -24,8 +25,8 @@ ROW_HEIGHT = 28
 TOP = 12
 AXIS_HEIGHT = 34
 
-#: Box fill per leading mark; rows without marks use the first.
-FILLS = {"": "#9ecae1", "oracle": "#fdd49e", "transductive": "#fcbba1", "random-init": "#d9d9d9"}
+#: Box fill of a row without marks; a marked row takes its first mark's colour.
+PLAIN_FILL = "#9ecae1"
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def _box(published: PublishedRow, y: float) -> list[str]:
     if stats is None:
         out.append(f'<text x="{_f(_x(0) + 4)}" y="{_f(y + 4)}" class="bp-none">no anomalous cases</text>')
         return out
-    fill = FILLS.get(published.row.marks[0] if published.row.marks else "", FILLS[""])
+    fill = MARKS[published.row.marks[0]].colour if published.row.marks else PLAIN_FILL
     half = ROW_HEIGHT * 0.3
     tip = (
         f"{_label(published)}: n={stats.n}, mean {100 * stats.mean:.2f}, median {100 * stats.median:.2f}, "

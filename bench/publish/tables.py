@@ -1,9 +1,9 @@
-"""``leaderboard.md``, ``leaderboard.csv`` and ``cases.csv`` of a published leaderboard.
+"""``leaderboard.md`` and ``leaderboard.csv`` of a published board.
 
-The CSV files hold full-precision numbers (Python's shortest round-trip
-text) so a reader can recompute every summary; the Markdown shows metrics
-in percent. Neither holds the publish time, so the same store gives the
-same bytes.
+The CSV holds full-precision numbers (Python's shortest round-trip text) and
+every provenance field; the Markdown shows metrics in percent, the honest
+ranking (rank by mean, letter groups) and the provenance under each table.
+Neither holds the publish time, so the same store gives the same bytes.
 """
 
 from __future__ import annotations
@@ -12,56 +12,41 @@ import csv
 import io
 import json
 
-from bench.leaderboard import MARKS
+from bench.marks import MARKS
 from bench.metrics import METRICS
+from bench.provenance import provenance_fields
 from bench.publish.board import Board, Group, finite
 from bench.publish.cells import (
-    MARK_TITLES,
     SHOWN_METRICS,
     marks_text,
     number,
-    packages_text,
     percent,
-    plugin_text,
+    position_texts,
     protocol_text,
+    provenance_text,
     rank_text,
     weights_text,
 )
 
-LEADERBOARD_COLUMNS = (
+#: Leading columns of ``leaderboard.csv``; metrics follow, then every provenance field, then the ids.
+LEADING_COLUMNS = (
     "row_id",
     "modality",
     "dataset",
-    "collection",
+    "method",
     "detector",
+    "variant",
     "protocol",
     "fitted_on",
     "threshold",
+    "ranked",
     "rank",
+    "letters",
     "marks",
-    "transductive",
-    "upper_bound",
     "n_normal",
     "n_anomalous",
-    "plugin_dist",
-    "plugin_version",
-    "detector_version",
-    "preset",
-    "config_hash",
-    "config",
-    "weights",
-    "weights_sha256",
-    "manifest_hash",
-    "frame",
-    "seed",
-    "device",
-    "git_commit",
-    "finished_at",
-    "packages",
-    "run_id",
-    "evaluation_id",
 )
-CASE_COLUMNS = ("row_id", "run_id", "evaluation_id", "case_id", "label", "dice", "pred_fraction", "extras")
+TRAILING_COLUMNS = ("run_id", "evaluation_id", "upper_bound", "finished_at")
 
 
 def _raw(value) -> str:
@@ -93,42 +78,35 @@ def _csv_text(header: list[str], lines: list[list[str]]) -> str:
 
 
 def leaderboard_csv(board: Board) -> str:
-    """One line per row: identity, every metric (fractions, not percent), then provenance."""
+    """One line per row: identity and ranking, every metric (fractions, not percent), every provenance field."""
     metrics = metric_names(board)
-    header = [*LEADERBOARD_COLUMNS[:8], *metrics, *LEADERBOARD_COLUMNS[8:]]
+    provenance = [name for name, _ in provenance_fields() if name not in LEADING_COLUMNS]
+    header = [*LEADING_COLUMNS, *metrics, *provenance, *TRAILING_COLUMNS]
     lines = []
     for published in board.rows:
         row = published.row
         values = {
-            **{k: getattr(row, k) for k in LEADERBOARD_COLUMNS if hasattr(row, k)},
+            **row.provenance.as_dict(),
             **{m: row.metrics.get(m) for m in metrics},
             "row_id": published.row_id,
+            "method": row.method,
+            "variant": row.variant,
+            "protocol": row.protocol,
+            "fitted_on": row.fitted_on,
+            "threshold": row.threshold,
+            "ranked": row.ranked,
             "rank": published.rank,
+            "letters": published.letters,
             "marks": ";".join(row.marks),
             "n_normal": published.n_cases["normal"],
             "n_anomalous": published.n_cases["anomalous"],
+            "run_id": row.run_id,
+            "evaluation_id": row.evaluation_id,
+            "upper_bound": row.upper_bound,
+            "finished_at": row.finished_at,
         }
         lines.append([_raw(values[k]) for k in header])
     return _csv_text(header, lines)
-
-
-def cases_csv(board: Board) -> str:
-    """One line per (row, test case), in row order then case-id order."""
-    lines = [
-        [
-            published.row_id,
-            str(published.row.run_id),
-            str(published.row.evaluation_id),
-            case.case_id,
-            str(case.label),
-            _raw(case.dice),
-            _raw(case.pred_fraction),
-            _raw(case.extras),
-        ]
-        for published in board.rows
-        for case in published.cases
-    ]
-    return _csv_text(list(CASE_COLUMNS), lines)
 
 
 def _md_cell(text: str) -> str:
@@ -143,16 +121,17 @@ def _md_table(header: list[str], lines: list[list[str]], right: set[int]) -> lis
 
 
 def _md_group(group: Group) -> list[str]:
-    header = ["#", "rank", "method", "protocol", "threshold", "weights", *(METRICS[m].title for m in SHOWN_METRICS)]
-    header += ["marks", "row"]
+    header = ["#", "rank", "group", "method", "protocol", "threshold", "weights"]
+    header += [METRICS[m].title for m in SHOWN_METRICS] + ["marks", "row"]
     lines = []
-    for position, published in enumerate(group.rows, 1):
+    for position, published in zip(position_texts(group), group.rows, strict=True):
         marks = marks_text(published)
         lines.append(
             [
-                str(position),
+                position,
                 rank_text(published),
-                published.row.detector,
+                published.letters,
+                published.row.method,
                 protocol_text(published),
                 number(published.row.threshold),
                 weights_text(published),
@@ -161,45 +140,40 @@ def _md_group(group: Group) -> list[str]:
                 published.row_id,
             ]
         )
-    right = {0, 1, 4, *range(6, 6 + len(SHOWN_METRICS))}
+    right = {0, 1, 5, *range(7, 7 + len(SHOWN_METRICS))}
     out = [f"## {group.title}", "", f"Manifest `{group.manifest_hash}`.", ""]
     out += _md_table(header, lines, right)
-    out += ["", "Provenance:", ""]
-    prov_header = ["row", "plugin", "detector version", "config hash", "config", "weights sha256"]
-    prov_header += ["frame", "seed", "device", "git commit", "finished", "cases (normal/anomalous)", "packages"]
-    prov = [
-        [
-            p.row_id,
-            plugin_text(p),
-            p.row.detector_version,
-            p.row.config_hash,
-            "`" + json.dumps(p.row.config, sort_keys=True, separators=(",", ":")) + "`",
-            p.row.weights_sha256 or ("random-init" if p.row.weights == "random-init" else "–"),
-            p.row.frame,
-            str(p.row.seed),
-            p.row.device,
-            p.row.git_commit or "–",
-            p.row.finished_at or "–",
-            f"{p.n_cases['normal']}/{p.n_cases['anomalous']}",
-            packages_text(p),
+    out += ["", _md_statistics_line(group), ""]
+    if group.seeds:
+        out += ["DICE across seeds (mean and sample sd over the seeds, in %):", ""]
+        seed_lines = [
+            [
+                s["method"],
+                str(len(s["seeds"])),
+                percent(s["mean"]),
+                percent(s["sd"]),
+                percent(s["min"]),
+                percent(s["max"]),
+            ]
+            for s in group.seeds
         ]
-        for p in group.rows
-    ]
+        out += _md_table(["method", "seeds", "mean", "sd", "min", "max"], seed_lines, {1, 2, 3, 4, 5}) + [""]
+    out += ["Provenance:", ""]
+    names = [(name, title) for name, title in provenance_fields() if name not in {"dataset", "collection", "modality"}]
+    prov_header = ["row"] + [title for _, title in names]
+    prov = [[p.row_id] + [provenance_text(p.row.provenance, name) for name, _ in names] for p in group.rows]
     out += _md_table(prov_header, prov, set())
-    if group.comparison is not None:
-        out += ["", _md_groups_line(group)]
-    elif group.note:
-        out += ["", f"Statistical groups: {group.note}"]
     return out + [""]
 
 
-def _md_groups_line(group: Group) -> str:
-    by_rank: dict[int, list[str]] = {}
-    for published in group.rows:
-        if published.rank is not None:
-            by_rank.setdefault(published.rank, []).append(published.row.method)
-    ranks = "; ".join(f"{rank}: {', '.join(names)}" for rank, names in sorted(by_rank.items()))
-    return f"Statistical groups (rows sharing a rank are not separable on per-case DICE): {ranks}."
+def _md_statistics_line(group: Group) -> str:
+    if group.comparison is None:
+        return f"Statistical groups: {group.note or 'not compared'}."
+    return (
+        "Ranked rows are numbered by mean DICE; rows sharing a letter are not significantly different "
+        f"(paired Wilcoxon signed-rank on per-case DICE, Holm-corrected over the {len(group.comparison['pairs'])} "
+        f"pairs of ranked rows, alpha {group.comparison['alpha']}). Unnumbered rows are outside the ranking."
+    )
 
 
 def leaderboard_markdown(board: Board) -> str:
@@ -210,12 +184,13 @@ def leaderboard_markdown(board: Board) -> str:
         "Metrics in percent. DICE is the mean per-image DICE over anomalous test cases (the paper's); "
         "the threshold protocol of every row is shown with the split it was fitted on. "
         "Full-precision values are in `leaderboard.csv`, per-case values in `cases.csv`, "
-        "provenance and schema in `leaderboard.json` (`mias-bench verify` checks it against a store).",
+        "provenance and schema in `leaderboard.json`; `mias-bench verify` checks the folder on its own "
+        "(and against a store with `--db`).",
         "",
-        "Marks:",
+        "Marks (decided by the platform from what ran):",
         "",
     ]
-    out += [f"- **{MARK_TITLES[k]}**: {v}" for k, v in MARKS.items()]
+    out += [f"- **{m.title}**: {m.rule}{'' if m.ranked else ' (outside the ranking)'}" for m in MARKS.values()]
     out.append("")
     for group in board.groups:
         out += _md_group(group)

@@ -1,65 +1,57 @@
-"""``verify``: check a published ``leaderboard.json`` (and its ``cases.csv``) against a store.
+"""``verify``: check a published leaderboard folder on its own, and against a store with ``--db``.
 
-For every row of the file: the run and evaluation exist and belong
-together; every provenance field (detector, plugin, config and its hash,
-the config's own hash, manifest, protocol, threshold and split, weights,
-marks, ...) equals the store's; the mask-dependent metrics recomputed from
-the stored per-case rows (``dice``: mean over anomalous cases, ``dice_normal``,
-``fp_area_normal`` from ``pred_fraction``, each extra mask's ``dice_*``)
-equal both the store's summary and the file's; and every metric of the
-file equals the store's summary. Numbers agree within 1e-9 relative. When
-``cases.csv`` lies beside the file, its per-case values are checked too.
+Without a store, from the folder alone:
+
+1. every file matches ``SHA256SUMS`` and nothing was added (:mod:`bench.publish.digests`);
+2. the document is well formed: known schema, unique row ids, every row in one
+   group, its cases in ``cases.csv`` and no case of an unknown row, the marks
+   and metrics registries of this version, the dataset name of its rows;
+3. per row, everything the published values determine is recomputed and
+   compared field by field: the marks (from the provenance fields), the
+   method label and variant, ``ranked``, the case counts, the config hash,
+   each case's DICE and predicted fraction against its pixel counts, and the
+   summary metrics of :data:`bench.metrics.RECOMPUTABLE` (plus each extra
+   mask's DICE);
+4. per group, the honest ranking is recomputed from the per-case DICE (same
+   bootstrap seed and resamples): every rank, letter group and pairwise statistic;
+5. every text file is rendered again from the verified board and must be
+   byte-for-byte what is there (the page, Markdown and CSV cannot say
+   anything the JSON does not).
+
+Pixel AUROC and AUPRO need the anomaly maps: they are checked only against a
+store (``--db``, which also checks every provenance field, metric and
+per-case value against the stored rows) with ``--rescore``, which scores every
+row again from the run's cached predictions and the dataset's truths.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from bench.leaderboard import label_variants, order_key
 from bench.paths import database_url
-from bench.publish.board import PublishError, case_rows, row_id, select_rows
-from bench.publish.schema import load_document
+from bench.provenance import Provenance, provenance_fields
+from bench.publish.board import Board, PublishedRow, PublishError, case_rows, row_id, select_rows
+from bench.publish.digests import check_digests
+from bench.publish.document import board_from_document, load_document, read_cases_csv, registries
+from bench.publish.ranks import rank_groups
+from bench.publish.recompute import case_problems, same_number, summary_from_cases
+from bench.publish.rescore import Rescorer
 from bench.store import Evaluation, Run, Store
-
-REL_TOL = 1e-9
-ABS_TOL = 1e-12
-
-#: (file field, store attribute) of the run, compared exactly.
-RUN_FIELDS = (
-    "detector",
-    "detector_version",
-    "plugin_dist",
-    "plugin_version",
-    "preset",
-    "dataset",
-    "collection",
-    "modality",
-    "manifest_hash",
-    "config_hash",
-    "frame",
-    "seed",
-    "device",
-    "weights",
-    "weights_sha256",
-    "transductive",
-    "git_commit",
-    "n_cases",
-)
 
 
 @dataclass
-class RowCheck:
-    """One row of the file and what about it disagrees with the store (nothing when it verifies)."""
+class Check:
+    """One thing verified (a row, a group, a file) and what about it is wrong (nothing when it verifies)."""
 
-    row_id: str
-    method: str
+    name: str
+    what: str
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -69,25 +61,29 @@ class RowCheck:
 
 @dataclass
 class VerifyReport:
-    path: str
-    store: str
-    rows: list[RowCheck] = field(default_factory=list)
+    folder: str
+    store: str | None
+    checks: list[Check] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.rows)
+        return all(c.ok for c in self.checks)
 
     @property
-    def failures(self) -> list[RowCheck]:
-        return [r for r in self.rows if not r.ok]
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    @property
+    def rows(self) -> list[Check]:
+        return [c for c in self.checks if c.what.startswith("row")]
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "path": self.path,
+            "folder": self.folder,
             "store": self.store,
             "ok": self.ok,
-            "rows": [{"row_id": r.row_id, "method": r.method, "ok": r.ok, "problems": r.problems} for r in self.rows],
+            "checks": [{"name": c.name, "what": c.what, "ok": c.ok, "problems": c.problems} for c in self.checks],
             "notes": self.notes,
         }
 
@@ -99,168 +95,256 @@ def open_store(db: str | None) -> Store:
     local = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
     if local and not Path(parsed.database).is_file():
         raise PublishError(f"no store at {parsed.database}: pass --db with the database the leaderboard came from")
-    return Store(url)
+    return Store(url, readonly=True)
 
 
-def same_number(a: Any, b: Any) -> bool:
-    """Equal within 1e-9 relative; ``None`` (NaN in the store) equals only ``None`` or NaN."""
-    a = None if isinstance(a, float) and math.isnan(a) else a
-    b = None if isinstance(b, float) and math.isnan(b) else b
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, int | float) or not isinstance(b, int | float):
-        return False
-    return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
+def publication_folder(path: str | Path) -> Path:
+    """The folder of a publication, given the folder or its ``leaderboard.json``."""
+    path = Path(path)
+    folder = path.parent if path.name == "leaderboard.json" else path
+    if not (folder / "leaderboard.json").is_file():
+        raise PublishError(f"no leaderboard.json in {folder}: expected a folder written by `mias-bench publish`")
+    return folder
 
 
-def config_hash(config: Any) -> str:
-    """SHA-256 of a config's canonical JSON (sorted keys, no spaces), as the runner hashes it."""
+def verify_publication(path: str | Path, store: Store | None = None, *, rescore: bool = False) -> VerifyReport:
+    """Verify the publication at ``path`` on its own and, when ``store`` is given, against it.
+
+    ``rescore`` (needs ``store``): also score every row again from the run's
+    cached predictions and the dataset's truths (:mod:`bench.publish.rescore`).
+
+    Raises:
+        PublishError: no publication there, or a document of an unknown schema or version.
+    """
+    folder = publication_folder(path)
+    report = VerifyReport(folder=str(folder), store=store.url if store is not None else None)
+    files = Check("files", "files")
+    files.problems += [f"{name}: {problem}" for name, problem in check_digests(folder)]
+    report.checks.append(files)
+    document = load_document(folder / "leaderboard.json")
+    cases_path = folder / "cases.csv"
+    if not cases_path.is_file():
+        raise PublishError(f"no cases.csv in {folder}: the per-case values are needed to verify anything")
+    cases = read_cases_csv(cases_path.read_text(encoding="utf-8"), str(cases_path))
+    structure = Check("document", "structure", _structure_problems(document, cases))
+    report.checks.append(structure)
+    if not structure.ok:
+        return report
+    published = board_from_document(document, cases)
+    recomputed = _recompute(published)
+    stated_rows = document["rows"]
+    for stated, before, after in zip(stated_rows, published.rows, recomputed.rows, strict=True):
+        check = Check(str(stated.get("row_id")), f"row {stated.get('method')}")
+        check.problems += _row_problems(stated, before, after)
+        report.checks.append(check)
+    for before, after in zip(published.groups, recomputed.groups, strict=True):
+        check = Check(before.group_id, "group ranking")
+        check.problems += _diff("comparison", before.comparison, after.comparison)
+        check.problems += _diff("seeds", before.seeds, after.seeds)
+        if before.note != after.note:
+            check.problems.append(f"note: file {before.note!r}, recomputed {after.note!r}")
+        ordered = sorted(after.rows, key=lambda p: order_key(p.row))
+        if [p.row_id for p in ordered] != [p.row_id for p in after.rows]:
+            check.problems.append(
+                "rows are not in leaderboard order (ranked rows first, by DICE): expected "
+                + ", ".join(p.row_id for p in ordered)
+            )
+        report.checks.append(check)
+    rendered = Check("rendering", "files rendered from the verified values")
+    from bench.publish.writer import render_files  # the writer imports this module's neighbours
+
+    row_ids = [p.row_id for p in published.rows]
+    for name, text in render_files(recomputed).items():
+        rendered.problems += _text_problems(folder / name, text, row_ids)
+    report.checks.append(rendered)
+    if rescore and store is None:
+        raise PublishError("re-scoring needs the store the leaderboard came from: pass --db")
+    if store is not None:
+        rescorer = Rescorer(store) if rescore else None
+        for stated, published_row in zip(stated_rows, published.rows, strict=True):
+            check = next(c for c in report.checks if c.name == str(stated.get("row_id")))
+            check.problems += _store_problems(store, published_row)
+            if rescorer is not None:
+                check.problems += rescorer.problems(published_row)
+        report.notes += _unlisted(store, document.get("dataset"), {r.row_id for r in published.rows})
+    return report
+
+
+def _structure_problems(document: dict[str, Any], cases: dict) -> list[str]:
+    problems = []
+    ids = [r.get("row_id") for r in document["rows"] if isinstance(r, dict)]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1}, key=str)
+    if duplicated:
+        problems.append(f"rows: row id(s) {duplicated} appear more than once")
+    grouped = [r for g in document["groups"] for r in g.get("row_ids", [])]
+    if sorted(map(str, grouped)) != sorted(map(str, ids)):
+        problems.append(
+            f"groups: list {len(grouped)} row ids, the document has {len(ids)} rows "
+            f"(ungrouped: {sorted(set(map(str, ids)) - set(map(str, grouped)))[:5]}, "
+            f"unknown: {sorted(set(map(str, grouped)) - set(map(str, ids)))[:5]})"
+        )
+    for rid in ids:
+        if not cases.get(rid):
+            problems.append(f"cases.csv: no case of row {rid}")
+    for rid in sorted(set(cases) - set(map(str, ids))):
+        problems.append(f"cases.csv: {len(cases[rid])} case(s) of row {rid}, which the document does not have")
+    expected = registries()
+    for key in ("marks", "metrics"):
+        if document.get(key) != expected[key]:
+            problems.append(f"{key}: differ from the {key} this mias-bench defines")
+    name = document.get("dataset")
+    for data in document["rows"]:
+        if isinstance(data, dict) and name not in (data.get("dataset"), data.get("collection")):
+            problems.append(
+                f"dataset: the document is for {name!r}, row {data.get('row_id')} is of dataset "
+                f"{data.get('dataset')!r} in collection {data.get('collection')!r}"
+            )
+    return problems
+
+
+def _recompute(published: Board) -> Board:
+    """A copy of ``published`` with everything the per-case values determine computed again."""
+    board = replace(published, groups=[])
+    for group in published.groups:
+        rows = []
+        for p in group.rows:
+            metrics = dict(p.row.metrics)
+            metrics.update(summary_from_cases(p.cases))
+            rows.append(PublishedRow(replace(p.row, metrics=metrics, variant=""), p.cases))
+        board.groups.append(replace(group, rows=rows, comparison=None, note=None))
+    label_variants([p.row for p in board.rows])
+    rank_groups(board)
+    return board
+
+
+def _row_problems(stated: dict[str, Any], before: PublishedRow, after: PublishedRow) -> list[str]:
+    """What the file states of a row (``stated``: its JSON object) against what its values give (``after``)."""
+    problems = []
+    if stated.get("row_id") != after.row_id:
+        problems.append(f"row_id: {stated.get('row_id')!r}, its run and protocol give {after.row_id!r}")
+    for case in before.cases:
+        problems += case_problems(case)
+    expected = {
+        "variant": after.row.variant,
+        "method": after.row.method,
+        "marks": after.row.marks,
+        "ranked": after.row.ranked,
+        "rank": after.rank,
+        "letters": after.letters,
+        "n_cases_by_label": after.n_cases,
+    }
+    for name, value in expected.items():
+        if stated.get(name) != value:
+            problems.append(f"{name}: file {stated.get(name)!r}, recomputed {value!r}")
+    digest = _config_hash(before.row.config)
+    if digest != before.row.config_hash:
+        problems.append(f"config_hash: file {before.row.config_hash}, the file's config hashes to {digest}")
+    for name in sorted(set(before.row.metrics) | set(after.row.metrics)):
+        a, b = before.row.metrics.get(name), after.row.metrics.get(name)
+        if not same_number(a, b):
+            problems.append(f"metrics.{name}: file {a!r}, the per-case values give {b!r}")
+    return problems
+
+
+def _config_hash(config: dict) -> str:
+    """SHA-256 of a config's canonical JSON, as :meth:`bench.contract.DetectorConfig.config_hash` computes it."""
     return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def expected_marks(run: Run, evaluation: Evaluation) -> list[str]:
-    marks = ["oracle"] if evaluation.upper_bound else []
-    marks += ["transductive"] if run.transductive else []
-    return marks + (["random-init"] if run.weights == "random-init" else [])
+def _diff(where: str, a: Any, b: Any) -> list[str]:
+    """Field-by-field differences of two JSON-like values (numbers within 1e-9 relative)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b), key=str):
+            if key not in a or key not in b:
+                out.append(f"{where}.{key}: {'missing from the file' if key not in a else 'not expected'}")
+            else:
+                out += _diff(f"{where}.{key}", a[key], b[key])
+        return out
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{where}: file has {len(a)} items, recomputed {len(b)}"]
+        return [p for i, (x, y) in enumerate(zip(a, b, strict=True)) for p in _diff(f"{where}[{i}]", x, y)]
+    numeric = isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool)
+    if (numeric and not same_number(a, b)) or (not numeric and a != b):
+        return [f"{where}: file {a!r}, recomputed {b!r}"]
+    return []
 
 
-def recompute(cases) -> dict[str, float | None]:
-    """The mask-dependent summary from per-case rows (NaN-free: ``None`` where nothing is averaged)."""
-    anomalous = [c for c in cases if c.label == 1]
-    normal = [c for c in cases if c.label == 0]
-
-    def mean(values: list[float]) -> float | None:
-        return math.fsum(values) / len(values) if values else None
-
-    out = {
-        "dice": mean([c.dice for c in anomalous]),
-        "dice_normal": mean([c.dice for c in normal]),
-        "fp_area_normal": mean([c.pred_fraction for c in normal]),
-    }
-    for name in sorted({k for c in anomalous for k in c.extras}):
-        out[name] = mean([c.extras[name] for c in anomalous if name in c.extras])
-    return out
+def _json_rows_differing(text: str, expected: str) -> list[str]:
+    try:
+        have, want = json.loads(text).get("rows", []), json.loads(expected).get("rows", [])
+    except (json.JSONDecodeError, AttributeError):
+        return []
+    return [str(w.get("row_id")) for h, w in zip(have, want, strict=False) if h != w]
 
 
-def _check_row(store: Store, data: dict[str, Any]) -> tuple[RowCheck, list]:
-    check = RowCheck(str(data.get("row_id")), str(data.get("method", "?")))
-    problems = check.problems
+def _segments(text: str) -> list[str]:
+    """Lines, and the page's table rows within its (long) lines, for pointing at what differs."""
+    return [piece for line in text.splitlines() for piece in line.split("<tr")]
+
+
+def _text_problems(path: Path, expected: str, row_ids: list[str]) -> list[str]:
+    """Where a file differs from what the verified values render, naming the rows whose text differs."""
+    if not path.is_file():
+        return [f"{path.name}: missing"]
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if text == expected:
+        return []
+    if path.suffix == ".json":
+        named = _json_rows_differing(text, expected)
+        if named:
+            return [f"{path.name}: row {r} is not what the verified values render" for r in named]
+    have, want = _segments(text), _segments(expected)
+    differing = [w for h, w in zip(have, want, strict=False) if h != w] + want[len(have) :]
+    differing += [h for h in have[len(want) :]]
+    named = [r for r in row_ids if any(r in piece for piece in differing)]
+    if named:
+        return [f"{path.name}: row {r} is not what the verified values render" for r in named]
+    first = next((i for i, (h, w) in enumerate(zip(have, want, strict=False)) if h != w), min(len(have), len(want)))
+    shown = have[first][:100] if first < len(have) else "<end of file>"
+    return [f"{path.name}: differs from what the verified values render, from {shown!r} (truncated or edited)"]
+
+
+def _store_problems(store: Store, published: PublishedRow) -> list[str]:
+    row = published.row
     with store.session() as s:
-        evaluation = (
-            s.get(Evaluation, data.get("evaluation_id")) if isinstance(data.get("evaluation_id"), int) else None
-        )
-        run = s.get(Run, data.get("run_id")) if isinstance(data.get("run_id"), int) else None
+        evaluation = s.get(Evaluation, row.evaluation_id)
+        run = s.get(Run, row.run_id)
     if evaluation is None or run is None:
         missing = "evaluation" if evaluation is None else "run"
-        problems.append(f"{missing} {data.get(missing + '_id')!r} is not in the store")
-        return check, []
+        return [f"store: {missing} {row.evaluation_id if evaluation is None else row.run_id} is not in the store"]
+    problems = []
     if evaluation.run_id != run.id:
-        problems.append(f"evaluation {evaluation.id} belongs to run {evaluation.run_id}, not run {run.id}")
-    if data.get("row_id") != row_id(run.id, evaluation.protocol):
-        problems.append(f"row_id: file {data.get('row_id')!r} != {row_id(run.id, evaluation.protocol)!r}")
-    if run.status != "complete":
-        problems.append(f"run {run.id} is {run.status} in the store, not complete")
-
-    def differs(name: str, stored: Any) -> None:
-        if name not in data:
-            problems.append(f"{name}: missing from the file")
-        elif data[name] != stored:
-            problems.append(f"{name}: file {data[name]!r} != store {stored!r}")
-
-    for name in RUN_FIELDS:
-        differs(name, getattr(run, name))
-    differs("protocol", evaluation.protocol)
-    differs("fitted_on", evaluation.fitted_on)
-    differs("upper_bound", evaluation.upper_bound)
-    differs("config", json.loads(run.config_json))
-    differs("packages", json.loads(run.packages_json))
-    differs("finished_at", run.finished_at.isoformat() if run.finished_at else None)
-    differs("marks", expected_marks(run, evaluation))
-    if not same_number(data.get("threshold"), evaluation.threshold):
-        problems.append(f"threshold: file {data.get('threshold')!r} != store {evaluation.threshold!r}")
-    if "config" in data and config_hash(data["config"]) != data.get("config_hash"):
-        problems.append(f"config_hash: the file's config hashes to {config_hash(data['config'])}, not its config_hash")
-
-    cases = case_rows(store, evaluation.id)
-    anomalous = sum(c.label == 1 for c in cases)
-    differs("n_cases_by_label", {"normal": len(cases) - anomalous, "anomalous": anomalous, "total": len(cases)})
+        problems.append(f"store: evaluation {evaluation.id} belongs to run {evaluation.run_id}, not run {run.id}")
+    if run.status != "complete" or evaluation.status != "complete":
+        problems.append(f"store: run {run.id} is {run.status}, its evaluation {evaluation.status}")
+    stored = {"protocol": evaluation.protocol, "fitted_on": evaluation.fitted_on, "upper_bound": evaluation.upper_bound}
+    stored["finished_at"] = run.finished_at.isoformat() if run.finished_at else None
+    stored.update(Provenance.from_columns(run).as_dict())
+    mine = {**row.provenance.as_dict(), "protocol": row.protocol, "fitted_on": row.fitted_on}
+    mine.update(upper_bound=row.upper_bound, finished_at=row.finished_at)
+    names = [n for n, _ in provenance_fields()] + ["protocol", "fitted_on", "upper_bound", "finished_at"]
+    for name in names:
+        if mine.get(name) != stored.get(name):
+            problems.append(f"{name}: file {mine.get(name)!r}, store {stored.get(name)!r}")
+    if not same_number(row.threshold, evaluation.threshold):
+        problems.append(f"threshold: file {row.threshold!r}, store {evaluation.threshold!r}")
     summary = store.summary(evaluation.id)
-    metrics = data.get("metrics") if isinstance(data.get("metrics"), dict) else {}
-    for name, value in recompute(cases).items():
-        if not same_number(value, summary.get(name)):
-            problems.append(f"{name}: per-case rows give {value!r}, the store's summary says {summary.get(name)!r}")
-        if not same_number(value, metrics.get(name)):
-            problems.append(f"{name}: per-case rows give {value!r}, the file says {metrics.get(name)!r}")
-    for name in sorted(set(metrics) | set(summary)):
-        if name not in metrics or name not in summary:
-            where = "file" if name not in metrics else "store"
-            problems.append(f"metrics.{name}: missing from the {where}")
-        elif not same_number(metrics[name], summary[name]):
-            problems.append(f"metrics.{name}: file {metrics[name]!r} != store {summary[name]!r}")
-    return check, cases
-
-
-def _read_cases_csv(path: Path) -> dict[str, list[dict[str, str]]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        by_row: dict[str, list[dict[str, str]]] = {}
-        for line in csv.DictReader(fh):
-            by_row.setdefault(line.get("row_id", ""), []).append(line)
-    return by_row
-
-
-def _number(text: str | None) -> float | None:
-    try:
-        return None if text in (None, "") else float(text)
-    except ValueError:
-        return math.nan
-
-
-def _check_cases_csv(check: RowCheck, lines: list[dict[str, str]], cases) -> None:
-    stored = {c.case_id: c for c in cases}
-    listed = {line.get("case_id"): line for line in lines}
-    if set(listed) != set(stored):
-        check.problems.append(
-            f"cases.csv: lists {len(listed)} cases, the store {len(stored)} "
-            f"({len(set(stored) - set(listed))} missing, {len(set(listed) - set(stored))} unknown)"
-        )
-    for case_id in sorted(set(listed) & set(stored)):
-        line, case = listed[case_id], stored[case_id]
-        for column, value in (("dice", case.dice), ("pred_fraction", case.pred_fraction)):
-            if not same_number(_number(line.get(column)), value):
-                check.problems.append(f"cases.csv: {case_id} {column} {line.get(column)!r} != store {value!r}")
-        if line.get("label") != str(case.label):
-            check.problems.append(f"cases.csv: {case_id} label {line.get('label')!r} != store {case.label}")
-
-
-def verify_leaderboard(path: str | Path, store: Store) -> VerifyReport:
-    """Check every row of the leaderboard file at ``path`` against ``store``.
-
-    Raises:
-        PublishError: the file is missing, not JSON, or of an unknown schema or version.
-    """
-    path = Path(path)
-    document = load_document(path)
-    report = VerifyReport(path=str(path), store=store.url)
-    cases_path = path.with_name("cases.csv")
-    listed_cases = _read_cases_csv(cases_path) if cases_path.is_file() else None
-    if listed_cases is None:
-        report.notes.append(f"no {cases_path.name} beside {path.name}: per-case file not checked")
-    seen = set()
-    for data in document["rows"]:
-        if not isinstance(data, dict):
-            report.rows.append(RowCheck("?", "?", [f"expected an object per row, found {type(data).__name__}"]))
-            continue
-        check, cases = _check_row(store, data)
-        seen.add(check.row_id)
-        if listed_cases is not None and cases:
-            _check_cases_csv(check, listed_cases.get(check.row_id, []), cases)
-        report.rows.append(check)
-    if listed_cases is not None:
-        extra = sorted(set(listed_cases) - seen)
-        if extra:
-            report.rows.append(RowCheck("cases.csv", "?", [f"cases.csv lists rows the file does not: {extra[:5]}"]))
-    report.notes += _unlisted(store, document.get("dataset"), seen)
-    return report
+    for name in sorted(set(row.metrics) | set(summary)):
+        if not same_number(row.metrics.get(name), summary.get(name)):
+            problems.append(f"metrics.{name}: file {row.metrics.get(name)!r}, store {summary.get(name)!r}")
+    stored_cases = {c.case_id: c for c in case_rows(store, evaluation.id)}
+    listed = {c.case_id: c for c in published.cases}
+    if set(stored_cases) != set(listed):
+        problems.append(f"cases: the file lists {len(listed)}, the store {len(stored_cases)}")
+    for case_id in sorted(set(stored_cases) & set(listed)):
+        a, b = listed[case_id], stored_cases[case_id]
+        for name in ("label", "score", "dice", "pred_fraction", "intersection", "predicted", "truth_pixels", "pixels"):
+            if not same_number(getattr(a, name), getattr(b, name)):
+                problems.append(f"case {case_id}: {name} file {getattr(a, name)!r}, store {getattr(b, name)!r}")
+        problems += _diff(f"case {case_id}: extras", a.extras, b.extras)
+    return problems
 
 
 def _unlisted(store: Store, name: Any, listed: set[str]) -> list[str]:

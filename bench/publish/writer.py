@@ -1,27 +1,32 @@
-"""``publish``: write ``<out>/<name>/`` from a store.
+"""``publish``: write ``<out>/<name>/`` from a store, atomically.
 
-Files: ``leaderboard.md``, ``leaderboard.csv``, ``leaderboard.json``,
-``cases.csv``, ``index.html`` and ``gallery/<group>/*.png``. Everything is
-a function of the store alone except ``published_at`` in the JSON, so
-publishing the same store again gives a clean diff. The ``gallery/``
-folder is rewritten on every publish.
+Files: ``leaderboard.json``, ``leaderboard.csv``, ``leaderboard.md``,
+``cases.csv``, ``index.html``, ``gallery/<group>/*.png`` and, last,
+``SHA256SUMS``. Everything is written into a temporary folder beside the
+target and swapped in only when complete, so a publish that fails (a kill, a
+full disk) leaves the previous publication as it was. Every file except the
+JSON is rendered from the board that the JSON and ``cases.csv`` describe
+(:func:`render_files`), which is exactly what ``verify`` re-renders.
 """
 
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import __version__
-from bench.publish.board import PublishError, collect_board
-from bench.publish.gallery import GroupGallery, build_gallery
+from bench.publish.board import Board, PublishError, collect_board
+from bench.publish.digests import DIGESTS, write_digests
+from bench.publish.document import board_document, board_from_document, cases_csv, dump_document, read_cases_csv
+from bench.publish.folders import swap_in
+from bench.publish.gallery import build_gallery
 from bench.publish.page import render_page
 from bench.publish.ranks import rank_groups
-from bench.publish.schema import board_document, dump_document
-from bench.publish.tables import cases_csv, leaderboard_csv, leaderboard_markdown
+from bench.publish.tables import leaderboard_csv, leaderboard_markdown
 from bench.store import Store
 
 GALLERY = "gallery"
@@ -48,9 +53,20 @@ class PublishResult:
 
 
 def _folder_name(name: str) -> str:
-    if not name or name in {".", ".."} or "/" in name or "\\" in name:
+    if not name or name in {".", ".."} or "/" in name or "\\" in name or name.startswith("."):
         raise PublishError(f"cannot publish {name!r}: expected a dataset or collection name, not a path")
     return name
+
+
+def render_files(board: Board) -> dict[str, str]:
+    """Every text file of a publication, from the board (``published_at`` and gallery included)."""
+    return {
+        "leaderboard.json": dump_document(board_document(board)),
+        "cases.csv": cases_csv(board),
+        "leaderboard.csv": leaderboard_csv(board),
+        "leaderboard.md": leaderboard_markdown(board),
+        "index.html": render_page(board),
+    }
 
 
 def publish(
@@ -65,31 +81,41 @@ def publish(
 
     Raises:
         PublishError: nothing of that name is stored, or the name is not a plain name.
+        OSError: the folder cannot be written (the previous publication is left intact).
     """
     folder = Path(out) / _folder_name(name)
     board = collect_board(store, name)
     result = PublishResult(folder=folder, rows=len(board.rows), groups=len(board.groups))
-    result.notes += rank_groups(store, board)
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(folder / GALLERY, ignore_errors=True)
-    galleries: dict[str, GroupGallery] = {}
-    for group in board.groups:
-        gallery = build_gallery(store, group, folder, f"{GALLERY}/{group.group_id}", size=gallery_size)
-        galleries[group.group_id] = gallery
-        result.notes += [f"{group.title}: {note}" for note in gallery.notes]
-    published_at = now().astimezone(UTC).replace(microsecond=0).isoformat()
-    texts = {
-        "leaderboard.json": dump_document(board_document(board, published_at=published_at, version=__version__)),
-        "leaderboard.csv": leaderboard_csv(board),
-        "cases.csv": cases_csv(board),
-        "leaderboard.md": leaderboard_markdown(board),
-        "index.html": render_page(board, galleries),
-    }
-    for filename, text in texts.items():
-        (folder / filename).write_text(text, encoding="utf-8", newline="\n")
+    result.notes += rank_groups(board)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.publishing-", dir=folder.parent))
+    try:
+        for group in board.groups:
+            group.gallery = build_gallery(store, group, staging, f"{GALLERY}/{group.group_id}", size=gallery_size)
+            result.notes += [f"{group.title}: {note}" for note in group.gallery.notes]
+        board.published_at = now().astimezone(UTC).replace(microsecond=0).isoformat()
+        board.version = __version__
+        texts = render_files(_round_trip(board))
+        for filename, text in texts.items():
+            (staging / filename).write_text(text, encoding="utf-8", newline="\n")
+        write_digests(staging)
+        swap_in(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     result.files = {
-        path.relative_to(folder).as_posix(): path.stat().st_size
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and (path.name in texts or path.is_relative_to(folder / GALLERY))
+        path.relative_to(folder).as_posix(): path.stat().st_size for path in sorted(folder.rglob("*")) if path.is_file()
     }
     return result
+
+
+def _round_trip(board: Board) -> Board:
+    """The board as a reader rebuilds it from the JSON and ``cases.csv``: render from that, so verify can too."""
+    document = board_document(board)
+    again = board_from_document(document, read_cases_csv(cases_csv(board)))
+    if dump_document(board_document(again)) != dump_document(document):
+        raise PublishError("internal error: the leaderboard document does not read back to the same board")
+    return again
+
+
+__all__ = ["DIGESTS", "GALLERY", "PublishResult", "publish", "render_files"]

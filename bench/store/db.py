@@ -10,37 +10,40 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.errors import StoreError
+from bench.formatting import is_missing
 from bench.paths import database_url
-from bench.store.engine import current_revision, open_engine, safe_url, upgrade_schema
+from bench.store.engine import current_revision, open_engine, require_head, safe_url, store_error, upgrade_schema
 from bench.store.models import CaseMetric, CasePrediction, Evaluation, Run, Summary
+from bench.store.owners import RunOwners, utcnow
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Store:
+class Store(RunOwners):
     """The result store behind one SQLAlchemy URL.
 
     Args:
         url: SQLAlchemy URL or SQLite path; ``None`` uses ``MIAS_BENCH_DB``
             or ``./mias-bench.db``.
         upgrade: bring the schema to the newest revision (the CLI always does).
+        readonly: never write (for leaderboards, listings, verification): the
+            store must exist at the newest revision; works on a read-only file
+            or filesystem; any write raises :class:`StoreError`.
     """
 
-    def __init__(self, url: str | None = None, *, upgrade: bool = True):
+    def __init__(self, url: str | None = None, *, upgrade: bool = True, readonly: bool = False):
         self.url = database_url(url)
-        self.engine, self.is_sqlite = open_engine(self.url)
+        self.readonly = readonly
+        self.engine, self.is_sqlite = open_engine(self.url, readonly=readonly)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        if upgrade:
+        if readonly:
+            require_head(self.engine, self.url)
+        elif upgrade:
             self.upgrade()
 
     def _safe_url(self) -> str:
@@ -57,13 +60,22 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A transaction: committed on success, rolled back on any error."""
+        """A transaction: committed on success, rolled back on any error.
+
+        Raises:
+            StoreError: one line for a database failure (a full disk, a
+                read-only store, a lost server); nothing committed before is lost.
+        """
         with self._sessions() as session:
             try:
                 yield session
                 session.commit()
-            except BaseException:
-                session.rollback()
+            except BaseException as exc:
+                # A lost connection cannot roll back; the database itself then drops the transaction.
+                with suppress(OperationalError):
+                    session.rollback()
+                if isinstance(exc, OperationalError):
+                    raise store_error(exc, self.url) from None
                 raise
 
     def close(self) -> None:
@@ -74,6 +86,11 @@ class Store:
     def find_run(self, run_key: str) -> Run | None:
         with self.session() as s:
             return s.scalars(select(Run).where(Run.run_key == run_key)).one_or_none()
+
+    def find_lineage(self, lineage_key: str) -> list[Run]:
+        """Runs of the same request made by other code versions (see :class:`bench.provenance.Provenance`)."""
+        with self.session() as s:
+            return list(s.scalars(select(Run).where(Run.lineage_key == lineage_key).order_by(Run.id)))
 
     def get_run(self, run_id: int) -> Run | None:
         with self.session() as s:
@@ -86,30 +103,10 @@ class Store:
                 query = query.where(Run.dataset == dataset)
             return list(s.scalars(query))
 
-    def start_run(self, fields: dict[str, Any]) -> Run:
-        """Create the run with ``fields["run_key"]``, or reopen the stored one to resume it."""
+    def update_run(self, run_id: int, owner: str, **fields: Any) -> None:
+        """Set fields of a run this process owns (see :mod:`bench.store.owners`)."""
         with self.session() as s:
-            run = s.scalars(select(Run).where(Run.run_key == fields["run_key"])).one_or_none()
-            if run is None:
-                run = Run(**fields, status="running", started_at=utcnow())
-                s.add(run)
-            elif run.status != "complete":
-                run.status, run.error, run.finished_at = "running", None, None
-            s.flush()
-            return run
-
-    def finish_run(self, run_id: int, status: str, error: str | None = None, **fields: Any) -> None:
-        with self.session() as s:
-            run = s.get(Run, run_id)
-            if run is None:
-                raise StoreError(f"run {run_id} vanished from {self._safe_url()}")
-            run.status, run.error, run.finished_at = status, error, utcnow()
-            for key, value in fields.items():
-                setattr(run, key, value)
-
-    def update_run(self, run_id: int, **fields: Any) -> None:
-        with self.session() as s:
-            run = s.get(Run, run_id)
+            run = self._owned(s, run_id, owner)
             for key, value in fields.items():
                 setattr(run, key, value)
 
@@ -120,15 +117,17 @@ class Store:
             rows = s.scalars(select(CasePrediction).where(CasePrediction.run_id == run_id))
             return {r.case_id: r for r in rows}
 
-    def add_predictions(self, run_id: int, rows: Iterable[dict[str, Any]]) -> None:
-        """Record predicted cases (``case_id, label, score, seconds``); one transaction."""
+    def add_predictions(self, run_id: int, owner: str, rows: Iterable[dict[str, Any]]) -> None:
+        """Record predicted cases (``case_id, label, score, seconds, digest``) in one transaction: the resume point."""
         rows = [{"run_id": run_id, **r} for r in rows]
         if rows:
             with self.session() as s:
+                self._owned(s, run_id, owner)
                 s.execute(insert(CasePrediction), rows)
 
-    def forget_predictions(self, run_id: int, case_ids: Iterable[str] | None = None) -> None:
+    def forget_predictions(self, run_id: int, owner: str, case_ids: Iterable[str] | None = None) -> None:
         with self.session() as s:
+            self._owned(s, run_id, owner)
             query = delete(CasePrediction).where(CasePrediction.run_id == run_id)
             if case_ids is not None:
                 query = query.where(CasePrediction.case_id.in_(list(case_ids)))
@@ -139,16 +138,19 @@ class Store:
     def save_evaluation(
         self,
         run_id: int,
+        owner: str,
         *,
         protocol: str,
-        threshold: float | None,
-        fitted_on: str | None,
-        upper_bound: bool,
-        cases: list[dict[str, Any]],
-        summary: dict[str, float],
+        threshold: float | None = None,
+        fitted_on: str | None = None,
+        upper_bound: bool = False,
+        cases: list[dict[str, Any]] = (),  # type: ignore[assignment]
+        summary: dict[str, float] | None = None,
+        error: str | None = None,
     ) -> int:
-        """Store one protocol's scoring, replacing an earlier one for the same run and protocol."""
+        """Store one protocol's scoring (``error`` set: a failed one, with no rows), replacing an earlier one."""
         with self.session() as s:
+            self._owned(s, run_id, owner)
             old = s.scalars(
                 select(Evaluation).where(Evaluation.run_id == run_id, Evaluation.protocol == protocol)
             ).one_or_none()
@@ -161,36 +163,30 @@ class Store:
                 threshold=threshold,
                 fitted_on=fitted_on,
                 upper_bound=upper_bound,
+                status="failed" if error else "complete",
+                error=error,
                 created_at=utcnow(),
             )
             s.add(ev)
             s.flush()
-            s.execute(
-                insert(CaseMetric),
-                [
-                    {
-                        "evaluation_id": ev.id,
-                        "case_id": c["case_id"],
-                        "label": c["label"],
-                        "dice": c["dice"],
-                        "pred_fraction": c["pred_fraction"],
-                        "extras_json": json.dumps(c.get("extras", {}), sort_keys=True),
-                    }
-                    for c in cases
-                ],
-            )
-            s.execute(
-                insert(Summary),
-                [
-                    {"evaluation_id": ev.id, "metric": k, "value": None if _is_nan(v) else float(v)}
-                    for k, v in summary.items()
-                ],
-            )
+            if cases:
+                s.execute(insert(CaseMetric), [{"evaluation_id": ev.id, **_case_columns(c)} for c in cases])
+            if summary:
+                s.execute(
+                    insert(Summary),
+                    [
+                        {"evaluation_id": ev.id, "metric": k, "value": None if is_missing(v) else float(v)}
+                        for k, v in summary.items()
+                    ],
+                )
             return ev.id
 
-    def evaluations(self, run_id: int) -> list[Evaluation]:
+    def evaluations(self, run_id: int, status: str | None = None) -> list[Evaluation]:
         with self.session() as s:
-            return list(s.scalars(select(Evaluation).where(Evaluation.run_id == run_id).order_by(Evaluation.id)))
+            query = select(Evaluation).where(Evaluation.run_id == run_id)
+            if status is not None:
+                query = query.where(Evaluation.status == status)
+            return list(s.scalars(query.order_by(Evaluation.id)))
 
     def summary(self, evaluation_id: int) -> dict[str, float]:
         with self.session() as s:
@@ -206,5 +202,16 @@ class Store:
             )
 
 
-def _is_nan(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def _case_columns(case: dict[str, Any]) -> dict[str, Any]:
+    counts = case.get("counts")
+    return {
+        "case_id": case["case_id"],
+        "label": case["label"],
+        "dice": case["dice"],
+        "pred_fraction": case["pred_fraction"],
+        "intersection": counts.intersection if counts else None,
+        "predicted": counts.predicted if counts else None,
+        "truth_pixels": counts.true if counts else None,
+        "pixels": counts.pixels if counts else None,
+        "extras_json": json.dumps(case.get("extras", {}), sort_keys=True),
+    }

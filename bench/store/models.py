@@ -1,10 +1,14 @@
 """SQLAlchemy 2.0 models of the result store.
 
-A :class:`Run` is one detector, config, dataset manifest, frame and seed;
-its test predictions are computed once. Each :class:`Evaluation` scores
-those predictions under one threshold protocol, with per-case rows and
-summary rows hanging off it. Schema changes go through Alembic migrations
-in ``bench/store/migrations``.
+A :class:`Run` is one detector version, config, dataset manifest, frame and
+seed (its identity, :class:`bench.provenance.Provenance`); its test
+predictions are computed once, and its ``status`` is the state of those
+predictions. Each :class:`Evaluation` scores them under one threshold
+protocol, with per-case rows and summary rows hanging off it, and has a
+status of its own: a protocol that fails leaves the run and its other
+evaluations as they were. A run being executed has an owner (a token, host
+and process id, with a heartbeat) so two processes never write it at once.
+Schema changes go through Alembic migrations in ``bench/store/migrations``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class Run(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_key: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    lineage_key: Mapped[str | None] = mapped_column(String(64), index=True)
     detector: Mapped[str] = mapped_column(String(128), index=True)
     detector_version: Mapped[str] = mapped_column(String(64))
     plugin_dist: Mapped[str | None] = mapped_column(String(128))
@@ -40,14 +45,25 @@ class Run(Base):
     split: Mapped[str] = mapped_column(String(16), default="test")
     n_cases: Mapped[int] = mapped_column(Integer)
     weights: Mapped[str | None] = mapped_column(String(256))
-    weights_sha256: Mapped[str | None] = mapped_column(String(64))
+    weights_sha256: Mapped[str | None] = mapped_column(String(64))  # see bench.provenance.Provenance
+    weights_files_json: Mapped[str | None] = mapped_column(Text)
+    random_init: Mapped[bool | None] = mapped_column(Boolean)  # None: not established
     transductive: Mapped[bool] = mapped_column(Boolean, default=False)
+    provenance: Mapped[str] = mapped_column(String(16), default="platform")
     seed: Mapped[int] = mapped_column(Integer)
     device: Mapped[str] = mapped_column(String(64))
     packages_json: Mapped[str] = mapped_column(Text)
-    git_commit: Mapped[str | None] = mapped_column(String(64))
+    mias_bench_version: Mapped[str | None] = mapped_column(String(64))
+    git_commit: Mapped[str | None] = mapped_column(String(64))  # of the installed mias-bench
+    plugin_commit: Mapped[str | None] = mapped_column(String(64))
     run_info_json: Mapped[str] = mapped_column(Text, default="{}")
-    status: Mapped[str] = mapped_column(String(16), index=True)  # running | complete | failed
+    seal_salt: Mapped[str | None] = mapped_column(String(64))
+    # running | interrupted | failed | complete: the state of the run's predictions
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    owner: Mapped[str | None] = mapped_column(String(64))
+    owner_host: Mapped[str | None] = mapped_column(String(256))
+    owner_pid: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
     fit_seconds: Mapped[float | None] = mapped_column(Float)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -73,6 +89,7 @@ class CasePrediction(Base):
     label: Mapped[int] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float)
     seconds: Mapped[float] = mapped_column(Float)
+    digest: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of the cached prediction file
 
     run: Mapped[Run] = relationship(back_populates="predictions")
 
@@ -89,6 +106,8 @@ class Evaluation(Base):
     threshold: Mapped[float | None] = mapped_column(Float)
     fitted_on: Mapped[str | None] = mapped_column(String(32))
     upper_bound: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="complete")  # complete | failed
+    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     run: Mapped[Run] = relationship(back_populates="evaluations")
@@ -112,6 +131,11 @@ class CaseMetric(Base):
     label: Mapped[int] = mapped_column(Integer)
     dice: Mapped[float] = mapped_column(Float)
     pred_fraction: Mapped[float] = mapped_column(Float)
+    # The pixel counts every mask metric of the case comes from (pooled DICE too); None in old stores.
+    intersection: Mapped[int | None] = mapped_column(Integer)
+    predicted: Mapped[int | None] = mapped_column(Integer)
+    truth_pixels: Mapped[int | None] = mapped_column(Integer)
+    pixels: Mapped[int | None] = mapped_column(Integer)
     extras_json: Mapped[str] = mapped_column(Text, default="{}")
 
     evaluation: Mapped[Evaluation] = relationship(back_populates="cases")

@@ -17,11 +17,13 @@ from bench.compare import (
     compare_methods,
     compare_rows,
     holm,
+    letter_groups,
+    mean_ranks,
     paired_bootstrap_ci,
     parse_spec,
     resolve_spec,
-    statistical_ranks,
     wilcoxon_p,
+    wilcoxon_test,
 )
 from bench.errors import UnknownNameError
 from bench.leaderboard import leaderboard_rows
@@ -58,6 +60,20 @@ def joined(store, row_a, row_b, label=1, column="dice"):
     return np.array([a[i] for i in ids]), np.array([b[i] for i in ids])
 
 
+def brute_wilcoxon(diff) -> float:
+    """Two-sided Wilcoxon p by enumerating every sign pattern (zeros dropped, mid-ranks for ties)."""
+    diff = np.asarray(diff, dtype=float)
+    nonzero = diff[np.abs(diff) > 1e-12]
+    if nonzero.size == 0:
+        return 1.0
+    ranks = stats.rankdata(np.abs(nonzero))
+    t_plus = ranks[nonzero > 0].sum()
+    signs = np.array(list(itertools.product((0, 1), repeat=nonzero.size)), dtype=float)
+    totals = signs @ ranks
+    low, high = np.mean(totals <= t_plus + 1e-9), np.mean(totals >= t_plus - 1e-9)
+    return min(1.0, 2 * min(low, high))
+
+
 def row_of(store, run_id, protocol="valid-f1"):
     (row,) = [r for r in leaderboard_rows(store, "planted") if r.run_id == run_id and r.protocol == protocol]
     return row
@@ -78,13 +94,16 @@ def test_a_clearly_worse_method_is_reported_significantly_worse(planted):
     assert pair.mean_a == pytest.approx(good.metrics["dice"]) and pair.mean_b == pytest.approx(coarse.metrics["dice"])
     assert pair.mean_diff == pytest.approx(np.mean(a - b)) and pair.mean_diff > 0.3
     assert 0 < pair.ci_low < pair.mean_diff < pair.ci_high
-    assert pair.p_value == pytest.approx(stats.wilcoxon(a, b).pvalue) and pair.p_value < 1e-3
+    assert pair.p_value == pytest.approx(brute_wilcoxon(a - b)) and pair.p_value < 1e-3
+    assert pair.p_method == "exact"
     assert pair.p_holm == pair.p_value  # one pair: nothing to correct
     assert (pair.wins, pair.ties, pair.losses) == ((a > b).sum(), (a == b).sum(), (a < b).sum())
-    label = f"intensity-zscore@valid-f1#{runs['good']}"  # both are valid-f1: the run tells them apart
+    label = good.method  # both are valid-f1: their differing config keys tell them apart
+    assert label == "intensity-zscore[grid=128,seed=0]@valid-f1" and coarse.method.startswith("intensity-zscore[grid=8")
     assert pair.significant and pair.better == pair.a == label
     assert pair.verdict == f"{label} better" and pair.note is None
     assert comparison.ranks == {good.evaluation_id: 1, coarse.evaluation_id: 2}
+    assert comparison.letters == {good.evaluation_id: "a", coarse.evaluation_id: "b"}
 
 
 def test_two_runs_of_one_deterministic_method_tie_with_p_1_explained(planted):
@@ -98,7 +117,7 @@ def test_two_runs_of_one_deterministic_method_tie_with_p_1_explained(planted):
     assert pair.p_value == pair.p_holm == 1.0 and not pair.significant and pair.better is None
     assert "identical per-case values: no difference to test" in pair.note
     assert pair.verdict == "identical"
-    assert set(comparison.ranks.values()) == {1}
+    assert set(comparison.ranks.values()) == {1} and set(comparison.letters.values()) == {"a"}
 
 
 def test_three_methods_get_holm_p_values_and_ranks_from_the_pairs(planted):
@@ -116,7 +135,7 @@ def test_three_methods_get_holm_p_values_and_ranks_from_the_pairs(planted):
     rows = {m.label: row_of(store, m.run_id, m.protocol) for m in comparison.methods}
     for pair in comparison.pairs:
         a, b = joined(store, rows[pair.a], rows[pair.b])
-        assert pair.p_value == pytest.approx(stats.wilcoxon(a, b).pvalue)
+        assert pair.p_value == pytest.approx(brute_wilcoxon(a - b))
     # the coarse grid loses to both significantly and ranks last; the oracle row is marked
     worst = comparison.methods[2]
     assert all(p.significant and p.better != worst.label for p in comparison.pairs if worst.label in (p.a, p.b))
@@ -143,7 +162,10 @@ def test_json_has_every_number_and_no_nan(planted):
     comparison = compare_methods(store, ["intensity-zscore@oracle", "intensity-zscore@normal-p99"], "planted")
     data = json.loads(json.dumps(comparison.as_dict(), allow_nan=False))
     assert data["metric"] == "dice" and data["confidence"] == pytest.approx(0.95)
-    assert {m["label"] for m in data["methods"]} == {"intensity-zscore@oracle", "intensity-zscore@normal-p99"}
+    assert {m["label"] for m in data["methods"]} == {
+        "intensity-zscore[grid=128,seed=0]@oracle",
+        "intensity-zscore[grid=128,seed=0]@normal-p99",
+    }
     assert set(data["pairs"][0]) >= {"mean_diff", "ci_low", "ci_high", "p_value", "p_holm", "wins", "verdict"}
     assert sorted(data["ranks"].values()) == [1, 2]
 
@@ -165,12 +187,20 @@ def test_bootstrap_interval_matches_an_explicit_loop(monkeypatch, chunk):
     assert paired_bootstrap_ci(np.full(9, 0.25), 100, seed=0) == pytest.approx((0.25, 0.25))
 
 
-def test_wilcoxon_matches_scipy_and_explains_what_it_cannot_test():
+def test_wilcoxon_is_exact_with_zeros_and_ties_and_matches_scipy_where_scipy_is_exact():
     rng = np.random.default_rng(1)
-    a, b = rng.uniform(0, 1, 30), rng.uniform(0, 1, 30)
-    b[:4] = a[:4]  # some exact ties
-    p, note = wilcoxon_p(a - b)
-    assert p == pytest.approx(stats.wilcoxon(a, b).pvalue) and note is None
+    for n in (5, 12, 30, 50):  # no ties, no zeros: scipy's exact distribution
+        diff = rng.normal(0.2, 1.0, n)
+        result = wilcoxon_test(diff)
+        assert result.method == "exact"
+        assert result.p_value == pytest.approx(stats.wilcoxon(diff, method="exact").pvalue, rel=1e-9)
+    for _ in range(20):  # zeros and ties (rounded values): every sign pattern enumerated
+        diff = np.round(rng.normal(0.1, 0.3, 11), 1)
+        assert wilcoxon_test(diff).p_value == pytest.approx(brute_wilcoxon(diff), rel=1e-9)
+    big = np.round(rng.normal(0.02, 0.3, 800), 2)  # above EXACT_MAX: normal approximation with tie correction
+    result = wilcoxon_test(big)
+    assert result.method == "normal"
+    assert result.p_value == pytest.approx(stats.wilcoxon(big, method="approx", correction=True).pvalue, rel=1e-9)
     assert wilcoxon_p(np.zeros(12)) == (1.0, pytest.approx(wilcoxon_p(np.zeros(3))[1]))
     p, note = wilcoxon_p(np.array([0.1, 0.2, 0.3, 0.0, 0.0]))
     assert p == pytest.approx(0.25) and "only 3 case(s) differ" in note  # 2 / 2**3
@@ -183,23 +213,21 @@ def test_holm_against_a_hand_computation():
     assert holm([0.2]) == [0.2]
 
 
-def test_ranks_never_share_a_rank_with_a_significantly_better_method():
-    # A > B > C > D by mean; only A-C, A-D and B-D are significant. Growing a group down the
-    # list would chain A ~ B ~ C ~ D into one rank although A beats C and D.
-    assert statistical_ranks(list("ABCD"), {("A", "C"), ("A", "D"), ("B", "D")}) == {"A": 1, "B": 1, "C": 2, "D": 2}
-    assert statistical_ranks(list("ABC"), {("A", "B"), ("B", "C")}) == {"A": 1, "B": 2, "C": 3}
+def test_ranks_follow_the_means_and_letters_separate_exactly_the_significant_pairs():
+    assert mean_ranks({"A": 0.9, "B": 0.7, "C": 0.7, "D": 0.1}) == {"A": 1, "B": 2, "C": 2, "D": 4}
+    assert mean_ranks({"A": 0.9, "B": 0.7}, higher_is_better=False) == {"A": 2, "B": 1}
+    # A > B > C > D; only A-C, A-D and B-D differ: A and B share a letter, C and D another, B and C a third.
+    letters = letter_groups(list("ABCD"), {frozenset("AC"), frozenset("AD"), frozenset("BD")})
+    assert letters == {"A": "a", "B": "ab", "C": "bc", "D": "c"}
     rng = np.random.default_rng(0)
-    keys = list(range(6))
-    for _ in range(200):
-        better = {(i, j) for i, j in itertools.combinations(keys, 2) if rng.random() < 0.4}
-        ranks = statistical_ranks(keys, better)
-
-        def longest_chain_to(k, better=better):
-            return 1 + max((longest_chain_to(w) for w, loser in better if loser == k), default=0)
-
-        assert ranks == {k: longest_chain_to(k) for k in keys}
-        assert all(ranks[w] < ranks[loser] for w, loser in better)
-        assert all((ranks[k] == 1) == all(loser != k for _, loser in better) for k in keys)
+    keys = list(range(7))
+    for _ in range(300):
+        different = {frozenset(p) for p in itertools.combinations(keys, 2) if rng.random() < 0.4}
+        letters = letter_groups(keys, different)
+        for i, j in itertools.combinations(keys, 2):
+            share = bool(set(letters[i]) & set(letters[j]))
+            assert share == (frozenset((i, j)) not in different), (letters, i, j)
+        assert letters[0].startswith("a")
 
 
 # -- naming methods ----------------------------------------------------------------------------

@@ -8,9 +8,7 @@ import pytest
 from bench.contract import Case, Prediction, validate_prediction
 from bench.errors import ContractViolation
 
-CASE = Case(
-    id="test/Ungood/img/007.png", image=np.zeros((8, 8), np.float32), mask=None, modality="brain", split="test", label=0
-)
+CASE = Case(id="test-00007", image=np.zeros((8, 8), np.float32), modality="brain", split="test")
 
 
 def _pred(**kw):
@@ -41,4 +39,4 @@ def test_valid_prediction_passes_and_float64_maps_become_float32():
 def test_contract_violations_name_detector_and_case(pred, message):
     with pytest.raises(ContractViolation, match=message) as info:
         validate_prediction("my-detector", CASE, pred)
-    assert "detector `my-detector` on case `test/Ungood/img/007.png`" in str(info.value)
+    assert "detector `my-detector` on case `test-00007`" in str(info.value)

@@ -1,12 +1,13 @@
-"""The paper-256 frame against a direct PIL computation."""
+"""The evaluation frames against direct PIL computations."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from bench.contract import Case
-from bench.frame import get_frame, pad_square
+from bench.contract import LabelledCase
+from bench.frame import get_frame, pad_paper, pad_square
 
 
 def test_pad_square_puts_half_the_difference_on_each_side():
@@ -21,7 +22,7 @@ def test_paper_frame_matches_pil_on_8bit_images_and_grows_masks():
     u8 = rng.integers(0, 256, (100, 160), dtype=np.uint8)
     mask = np.zeros((100, 160), bool)
     mask[40:50, 70:80] = True
-    case = Case(id="x", image=u8.astype(np.float32) / 255, mask=mask, modality="retina", split="test", label=1)
+    case = LabelledCase(id="x", image=u8.astype(np.float32) / 255, mask=mask, modality="retina", split="test", label=1)
     framed = get_frame("paper-256").apply(case)
     # independent: pad with PIL's own paste, resize with PIL
     canvas = Image.new("L", (160, 160), 0)
@@ -34,5 +35,40 @@ def test_paper_frame_matches_pil_on_8bit_images_and_grows_masks():
 
 
 def test_native_frame_is_identity():
-    case = Case(id="x", image=np.zeros((3, 4), np.float32), mask=None, modality="brain", split="test", label=0)
+    case = LabelledCase(id="x", image=np.zeros((3, 4), np.float32), mask=None, modality="brain", split="test", label=0)
     assert get_frame("native").apply(case) is case
+
+
+def _authors(u8: np.ndarray, size: int = 256) -> np.ndarray:
+    """The MIAS-SAM authors' input rule, computed independently: PIL paste onto a canvas grown by int(d/2) per side."""
+    h, w = u8.shape
+    pad = abs(h - w) // 2
+    canvas_size = (w, h + 2 * pad) if h < w else (w + 2 * pad, h)  # PIL sizes are (width, height)
+    canvas = Image.new("L", canvas_size, 0)
+    canvas.paste(Image.fromarray(u8), (0, pad) if h < w else (pad, 0))
+    return np.asarray(canvas.resize((size, size), Image.BILINEAR), np.float32) / 255
+
+
+@pytest.mark.parametrize("shape", [(240, 241), (241, 240), (240, 480), (480, 240), (100, 163), (163, 100), (64, 64)])
+def test_paper_frame_pads_as_the_authors_do_on_odd_and_even_portrait_and_landscape_shapes(shape):
+    rng = np.random.default_rng(sum(shape))
+    u8 = rng.integers(0, 256, shape, dtype=np.uint8)
+    mask = np.zeros(shape, bool)
+    mask[shape[0] // 3 : shape[0] // 2, shape[1] // 3 : shape[1] // 2] = True
+    case = LabelledCase("x", u8.astype(np.float32) / 255, mask, "retina", "test", 1)
+    framed = get_frame("paper-256").apply(case)
+    np.testing.assert_array_equal(framed.image, _authors(u8))
+    np.testing.assert_array_equal(framed.mask, _authors(mask.astype(np.uint8) * 255) > 0)
+    square = get_frame("square-256").apply(case)
+    if abs(shape[0] - shape[1]) % 2 == 0:  # the two rules agree unless the difference is odd
+        np.testing.assert_array_equal(square.image, framed.image)
+    else:
+        assert not np.array_equal(square.image, framed.image)
+        assert sorted(pad_paper(u8).shape) == [max(shape) - 1, max(shape)]
+
+
+def test_pad_paper_leaves_an_odd_difference_one_pixel_short_of_square():
+    assert pad_paper(np.ones((240, 241))).shape == (240, 241)
+    assert pad_paper(np.ones((238, 241))).shape == (240, 241)
+    assert pad_paper(np.ones((241, 236))).shape == (241, 240)
+    assert pad_paper(np.ones((2, 6), np.uint8)).sum() == 12 and pad_paper(np.ones((2, 6))).shape == (6, 6)

@@ -311,3 +311,30 @@ def test_every_metric_has_metadata(name):
     info = METRICS[name]
     assert info.name == name and info.title and info.description
     assert isinstance(info.higher_is_better, bool)
+
+
+@pytest.mark.parametrize("chunk", [7, 1 << 20])
+def test_pixel_auroc_over_anomalous_images_only_matches_scikit_learn(chunk):
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(5)
+    maps, truths, labels = [], [], []
+    for i in range(9):
+        truth = np.zeros((12, 10), bool)
+        if i % 3:
+            truth[2 : 2 + i % 5 + 2, 3:7] = True
+        maps.append(np.round(rng.normal(size=truth.shape) + 1.5 * truth, 1).astype(np.float32))  # ties
+        truths.append(truth)
+        labels.append(int(truth.any()))
+    with MapMetrics(chunk_pixels=chunk) as acc:
+        for position, (amap, truth, label) in enumerate(zip(maps, truths, labels, strict=True)):
+            acc.add(amap, truth, label, float(amap.max()), position)
+        result = acc.result()
+    anomalous = [i for i, label in enumerate(labels) if label == 1]
+    expected = roc_auc_score(
+        np.concatenate([truths[i].ravel() for i in anomalous]), np.concatenate([maps[i].ravel() for i in anomalous])
+    )
+    everything = roc_auc_score(np.concatenate([t.ravel() for t in truths]), np.concatenate([m.ravel() for m in maps]))
+    assert result["pixel_auroc_anomalous"] == pytest.approx(expected, abs=1e-12)
+    assert result["pixel_auroc"] == pytest.approx(everything, abs=1e-12)
+    assert result["pixel_auroc_anomalous"] != pytest.approx(result["pixel_auroc"])

@@ -211,12 +211,30 @@ def test_oracle_is_the_brute_force_optimum_when_the_grid_covers_every_value(seed
     assert brute_mean_dice(*test, result.value) == pytest.approx(best, abs=1e-12)
 
 
-def test_oracle_on_a_grid_is_close_to_the_exhaustive_optimum():
-    rng = np.random.default_rng(12)
-    test = make_split(rng, 12, shape=(48, 48))
-    values = np.unique(np.concatenate([m.ravel() for m in test[0]]))[::5]
-    best = max(brute_mean_dice(*test, t) for t in values)
-    assert brute_mean_dice(*test, fit("oracle", test=test).value) >= best - 0.01
+@pytest.mark.parametrize("seed", range(3))
+def test_oracle_is_the_exact_optimum_over_every_distinct_value_of_a_large_split(seed, monkeypatch):
+    import bench.thresholds as thresholds
+
+    monkeypatch.setattr(thresholds, "_ORACLE_EXACT", 64)  # force several levels of refinement
+    monkeypatch.setattr(thresholds, "ORACLE_GRID_SIZE", 16)
+    rng = np.random.default_rng(12 + seed)
+    test = make_split(rng, 12, shape=(48, 48), quantize=100 if seed == 2 else None)  # 27,648 pixels
+    maps, truths, labels = test
+    values = np.unique(np.concatenate([m.ravel() for m, lab in zip(maps, labels, strict=True) if lab == 1]))
+    assert values.size > (40 if seed == 2 else 1000)
+    # Every distinct value, evaluated by brute force (vectorised over thresholds).
+    totals = np.zeros(values.size)
+    for amap, truth, lab in zip(maps, truths, labels, strict=True):
+        if lab != 1:
+            continue
+        pred = amap.ravel()[None, :] >= values[:, None]
+        inter = (pred & truth.ravel()[None, :]).sum(axis=1)
+        denom = pred.sum(axis=1) + truth.sum()
+        totals += np.where(denom == 0, 1.0, 2.0 * inter / np.maximum(denom, 1))
+    best = np.flatnonzero(totals == totals.max())[-1]
+    result = fit("oracle", test=test)
+    assert result.value == pytest.approx(float(values[best]), abs=0)
+    assert brute_mean_dice(*test, result.value) == pytest.approx(totals.max() / sum(labels), abs=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(6))

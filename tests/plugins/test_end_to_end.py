@@ -58,7 +58,8 @@ def test_patchcore_plugins_under_all_four_protocols_with_oracle_marked(synth_bra
         assert len({r["run_id"] for r in mine.values()}) == 1  # predicted once, scored four times
     assert run_cli(["leaderboard"]) == 0
     table = capsys.readouterr().out
-    assert "patchcore-wrn50" in table and "oracle (test)" in table and "random-init" in table
+    assert "patchcore-wrn50" in table and "random-init" in table
+    assert any("patchcore-wrn50@oracle" in line and " test " in line for line in table.splitlines())
 
 
 @pytest.mark.slow
@@ -108,7 +109,7 @@ def test_mias_sam_paper_preset_is_stored_as_transductive(synth_brain, capsys):
     capsys.readouterr()
     assert run_cli(["leaderboard", "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
-    assert row["transductive"] and row["marks"] == ["transductive", "random-init"]
+    assert row["transductive"] and row["marks"] == ["random-init", "transductive"]
     assert row["config"]["normalization"] == "test-set" and row["preset"] == "paper"
 
 

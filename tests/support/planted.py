@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.contract import Case
+from bench.contract import LabelledCase
 from bench.datasets.base import InMemoryDataset
 
 
@@ -21,10 +21,10 @@ def _quantise(image: np.ndarray) -> np.ndarray:
 
 def planted_cases(
     n_train: int = 12, n_valid: int = 6, n_test: int = 10, size: int = 64, seed: int = 0, intensity: float = 0.35
-) -> list[Case]:
+) -> list[LabelledCase]:
     """Normal training cases; valid and test halves normal, halves with a bright disc."""
     rng = np.random.default_rng(seed)
-    cases: list[Case] = []
+    cases: list[LabelledCase] = []
     for split, n in (("train", n_train), ("valid", n_valid), ("test", n_test)):
         for i in range(n):
             image = _background(rng, size)
@@ -37,7 +37,7 @@ def planted_cases(
                 mask = (yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2
                 image = np.clip(image + intensity * mask, 0, 1).astype(np.float32)
             cases.append(
-                Case(
+                LabelledCase(
                     id=f"{split}/{'Ungood' if anomalous else 'good'}/{i:03d}.png",
                     image=_quantise(image),
                     mask=mask,

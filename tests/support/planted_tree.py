@@ -48,4 +48,4 @@ def run_through_cli(root: Path, name: str, settings: list[str], capsys) -> tuple
     assert run_cli(["leaderboard", "--json"]) == 0
     rows = [r for r in json.loads(capsys.readouterr().out) if r["detector"] == name]
     (stored,) = [r for r in Store(os.environ["MIAS_BENCH_DB"]).list_runs() if r.detector == name]
-    return rows, json.loads(stored.run_info_json)["notes"]
+    return rows, json.loads(stored.run_info_json)["declared"]["notes"]

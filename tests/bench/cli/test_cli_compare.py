@@ -49,8 +49,9 @@ def test_compare_prints_ranks_pairs_and_verdicts(db, capsys):
         ["intensity-zscore@valid-f1#1", "intensity-zscore#2", "-d", "planted", "--db", db], capsys
     )
     assert code == 0
-    assert "intensity-zscore@valid-f1#1 better" in out and "16/0/0" in out
-    assert "two-sided Wilcoxon" in out and "rank: 1 + the rank" in out
+    assert "M1 better" in out and "16/0/0" in out
+    assert "intensity-zscore[grid=128,seed=0]@valid-f1" in out and "intensity-zscore[grid=8,seed=0]@valid-f1" in out
+    assert "two-sided Wilcoxon" in out and "rank: by mean" in out and "sharing a letter" in out
 
 
 def test_compare_explains_an_undefined_p_value(db, capsys):
@@ -78,7 +79,7 @@ def test_compare_json(db, capsys):
     data = json.loads(out)
     assert code == 0 and data["n_boot"] == 200
     (pair,) = data["pairs"]
-    assert pair["significant"] and pair["better"] == "intensity-zscore@oracle" and pair["ci_low"] > 0
+    assert pair["significant"] and pair["better"] == "intensity-zscore[grid=128,seed=0]@oracle" and pair["ci_low"] > 0
     assert data["methods"][0]["marks"] == ["oracle"]
 
 

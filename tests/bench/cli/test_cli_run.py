@@ -63,7 +63,8 @@ def test_run_then_leaderboard_shows_the_result(brain_root, capsys):
     }
     oracle = next(r for r in rows if r["protocol"] == "oracle")
     assert oracle["marks"] == ["oracle"] and oracle["fitted_on"] == "test"
-    assert rows[0]["metrics"]["dice"] >= rows[1]["metrics"]["dice"]
+    assert rows[-1] == oracle and not oracle["ranked"]  # honest rows first; the oracle after, outside the ranking
+    assert oracle["metrics"]["dice"] >= rows[0]["metrics"]["dice"]
     assert run_cli(["leaderboard"]) == 0
     table = capsys.readouterr().out
     assert "intensity-zscore" in table and "oracle" in table and "upper bound" in table
@@ -140,40 +141,76 @@ def _rows(db: Path) -> list[tuple]:
         return []
 
 
-def test_sigkill_halfway_then_rerun_finishes_with_one_row_per_case(brain_root, fake_env, tmp_path):
-    db = tmp_path / "kill.db"
-    cmd = [
-        sys.executable,
-        "-m",
-        "bench",
-        "run",
-        "slow-zscore",
-        "-d",
-        "bmad-brain",
-        "--data-root",
-        str(brain_root),
-        "-t",
-        "valid-f1",
-        "--db",
-        str(db),
-        "--batch-size",
-        "2",
-    ]
-    env = {**fake_env, "SLOW_ZSCORE_SECONDS": "0.25"}
+def _kill_at_marker(cmd, env, marker: Path) -> None:
+    """Start ``cmd``, wait until the detector says it has blocked, SIGKILL it."""
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while len(_rows(db)) < 6 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    before = len(_rows(db))
-    assert 0 < before < 16, f"killed with {before} of 16 cases stored"
+    try:
+        deadline = time.monotonic() + 180
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), f"the detector never reached its blocking point (exit code {proc.poll()})"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.parametrize(
+    ("detector", "kept", "marks"),
+    [("blocks-after", 6, []), ("blocks-after-transductive", 0, ["random-init", "transductive"])],
+)
+def test_sigkill_at_a_known_point_then_rerun_finishes_with_one_row_per_case_and_its_marks(
+    brain_root, fake_env, tmp_path, detector, kept, marks
+):
+    db = tmp_path / "kill.db"
+    args = ["run", detector, "-d", "bmad-brain", "--data-root", str(brain_root), "-t", "valid-f1", "--db", str(db)]
+    cmd = [sys.executable, "-m", "bench", *args, "--batch-size", "2"]
+    marker = tmp_path / "blocked"
+    _kill_at_marker(cmd, {**fake_env, "BLOCK_MARKER": str(marker), "BLOCK_AFTER": "6"}, marker)
+    # A plain detector stored every batch before the block; a transductive one stores nothing before finalize.
+    assert len(_rows(db)) == kept
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT status FROM runs").fetchone() == ("running",)
-    done = subprocess.run(cmd, env={**env, "SLOW_ZSCORE_SECONDS": "0"}, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, env=fake_env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     ids = [r[0] for r in _rows(db)]
     assert len(ids) == 16 and len(set(ids)) == 16
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*), max(status) FROM runs").fetchone() == (1, "complete")
         assert conn.execute("SELECT count(*) FROM case_metrics").fetchone() == (16,)
+        assert conn.execute("SELECT owner FROM runs").fetchone() == (None,)
+    board = subprocess.run(
+        [sys.executable, "-m", "bench", "leaderboard", "--json", "--db", str(db)],
+        env=fake_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    (row,) = json.loads(board.stdout)
+    assert row["marks"] == marks
+
+
+def test_a_sweep_over_seeds_runs_every_combination_and_reports_the_spread(brain_root, tmp_path, capsys):
+    db = str(tmp_path / "sweep.db")
+    args = ["run", "intensity-zscore", "-d", "bmad-brain", "--data-root", str(brain_root), "--db", db]
+    assert run_cli([*args, "-t", "valid-f1", "--set", "grid=16,32", "--seeds", "0-2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("intensity-zscore@valid-f1 [grid=") == 6, out
+    assert run_cli(["runs", "list", "--json", "--db", db]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert sorted(r["seed"] for r in runs) == [0, 0, 1, 1, 2, 2] and len({r["config_hash"] for r in runs}) == 2
+    assert run_cli(["leaderboard", "--db", db]) == 0
+    board = capsys.readouterr().out
+    assert "DICE across seeds" in board and "intensity-zscore[grid=16]@valid-f1" in board
+    # The same request again: every run is recognised, nothing is redone.
+    assert run_cli([*args, "-t", "valid-f1", "--set", "grid=16,32", "--seeds", "0-2"]) == 0
+    capsys.readouterr()
+    assert run_cli(["runs", "list", "--json", "--db", db]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 6
+    from bench.publish import publish, verify_publication
+    from bench.store import Store
+
+    result = publish(Store(db), "bmad-brain", tmp_path / "boards")
+    (group,) = json.loads((result.folder / "leaderboard.json").read_text())["groups"]
+    methods = {s["method"]: s["seeds"] for s in group["seeds"]}
+    assert methods == {"intensity-zscore[grid=16]@valid-f1": [0, 1, 2], "intensity-zscore[grid=32]@valid-f1": [0, 1, 2]}
+    assert verify_publication(result.folder).ok

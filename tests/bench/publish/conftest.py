@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from fakedist import GOOD, write_dist
 
 from bench.datasets.registry import open_dataset
 from bench.datasets.synth.writer import generate_synthetic
@@ -28,10 +29,13 @@ def bench_template(tmp_path_factory) -> Path:
         store = Store(str(root / "bench.db"))
         liver = open_dataset("bmad-liver", root / "data" / "liver")
         retina = open_dataset("bmad-resc", root / "data" / "retina")
+        mp.syspath_prepend(str(root / "site"))
+        write_dist(root / "site", "fake-plugins", GOOD)
         execute(RunRequest("intensity-zscore", liver, "valid-f1,normal-p99,oracle"), store)
-        # A second config, then labelled as an untrained, transductive method so every mark appears.
-        marked = execute(RunRequest("intensity-zscore", liver, "fixed:1.5", overrides=["grid=32"]), store)
-        store.update_run(marked.run_id, weights="random-init", transductive=True)
+        # Every mark appears: a detector whose finalize() sees the whole test set (transductive, run 2)
+        # and one meant for pretrained weights that loads none (random-init, run 3).
+        execute(RunRequest("transductive-zscore", liver, "fixed:0.5", overrides=["grid=32"]), store)
+        execute(RunRequest("untrained-zscore", liver, "valid-f1", overrides=["grid=32"]), store)
         execute(RunRequest("intensity-zscore", retina, "valid-f1,oracle"), store)
         store.close()
     return root
@@ -45,4 +49,6 @@ def bench(bench_template, tmp_path, monkeypatch) -> SimpleNamespace:
     shutil.copytree(bench_template / "cache", tmp_path / "cache", dirs_exist_ok=True)
     monkeypatch.setenv("MIAS_BENCH_CACHE", str(tmp_path / "cache"))
     db = str(tmp_path / "bench.db")
-    return SimpleNamespace(store=Store(db), db=db, cache=tmp_path / "cache", out=tmp_path / "leaderboards")
+    return SimpleNamespace(
+        store=Store(db), db=db, cache=tmp_path / "cache", out=tmp_path / "leaderboards", root=bench_template
+    )

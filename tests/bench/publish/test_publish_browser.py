@@ -97,7 +97,7 @@ def test_the_page_renders_sorts_and_stays_offline(bench, driver, tmp_path):
 
     tables = driver.find_elements(By.CSS_SELECTOR, "table.board")
     assert len(tables) == 2 and all(t.is_displayed() for t in tables)
-    assert len(tables[0].find_elements(By.CSS_SELECTOR, "tbody tr")) == 4
+    assert len(tables[0].find_elements(By.CSS_SELECTOR, "tbody tr")) == 5
     assert len(driver.find_elements(By.CSS_SELECTOR, "svg.boxplot")) == 2
     images = driver.find_elements(By.CSS_SELECTOR, "table.gallery img")
     assert len(images) > 20
@@ -111,7 +111,10 @@ def test_the_page_renders_sorts_and_stays_offline(bench, driver, tmp_path):
     dice = headers.index("DICE")
     row_order = _column(driver, board, headers.index("row"))
     before = [float(v) for v in _column(driver, board, dice)]
-    assert before == sorted(before, reverse=True)  # published best first
+    numbered = [p != "" for p in _column(driver, board, headers.index("#"))]
+    ranked = [v for v, n in zip(before, numbered, strict=True) if n]
+    assert numbered == sorted(numbered, reverse=True)  # ranked rows first ...
+    assert ranked == sorted(ranked, reverse=True)  # ... best mean first
     board.find_elements(By.CSS_SELECTOR, "thead th")[dice].click()
     after = [float(v) for v in _column(driver, board, dice)]
     assert after == sorted(before) and _column(driver, board, headers.index("row")) != row_order

@@ -19,8 +19,8 @@ from bench.thresholds import apply_threshold
 def test_gallery_shows_image_truth_and_each_rows_mask_as_small_pngs(bench):
     result = publish(bench.store, "synthetic", bench.out)
     pngs = {k: v for k, v in result.files.items() if k.endswith(".png")}
-    # 2 groups x 4 cases x (image + truth) + liver 4 rows x 4 cases + retina 2 rows x 4 cases
-    assert len(pngs) == 2 * 4 * 2 + 4 * 4 + 2 * 4
+    # 2 groups x 4 cases x (image + truth) + liver 5 rows x 4 cases + retina 2 rows x 4 cases
+    assert len(pngs) == 2 * 4 * 2 + 5 * 4 + 2 * 4
     for name in pngs:
         image = Image.open(bench.out / "synthetic" / name)
         assert max(image.size) <= 128
@@ -37,7 +37,7 @@ def test_a_gallery_mask_is_the_thresholded_cached_map(bench):
     valid = next(p for p in group.rows if p.row.protocol == "valid-f1")
     run = bench.store.get_run(valid.row.run_id)
     full = apply_threshold(PredictionCache(run.run_key).load(case_id).anomaly_map, valid.row.threshold)
-    shown = np.asarray(Image.open(next(bench.out.glob("synthetic/gallery/retina-*/0-run3_valid-f1.png")))) == 1
+    shown = np.asarray(Image.open(next(bench.out.glob("synthetic/gallery/retina-*/0-run4_valid-f1.png")))) == 1
     # a 256 px mask shown at 128 px: each shown pixel is the majority of a 2 x 2 block
     blocks = full.reshape(128, 2, 128, 2).sum(axis=(1, 3))
     assert np.array_equal(shown, blocks >= 2)

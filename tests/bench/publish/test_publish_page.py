@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bench.leaderboard import LeaderboardRow
+from bench.provenance import Provenance
 from bench.publish import Board, CaseRow, Group, PublishedRow, publish
 from bench.publish.page import render_page
 from bench.publish.plots import LABEL_WIDTH, PLOT_RIGHT, WIDTH, box_plot_svg, box_stats
@@ -37,38 +38,36 @@ def _parse(page: str) -> _Tags:
 
 
 def _row(detector: str = "det", protocol: str = "valid-f1", **changes) -> LeaderboardRow:
-    values = dict(
-        run_id=1,
-        evaluation_id=1,
+    provenance = dict(
         detector=detector,
-        protocol=protocol,
-        threshold=0.5,
-        fitted_on="valid",
         dataset="ds",
         collection="custom",
         modality="brain",
         manifest_hash="f" * 64,
         config_hash="c" * 64,
         config={"k": 1},
-        preset=None,
         plugin_dist="dist",
         plugin_version="1.0",
         detector_version="1",
-        weights=None,
-        weights_sha256=None,
-        transductive=False,
-        upper_bound=False,
-        seed=0,
-        frame="paper-256",
-        device="cpu",
         n_cases=2,
         packages={"numpy": "2"},
-        git_commit=None,
-        finished_at=None,
-        metrics={"dice": 0.5},
     )
-    values.update(changes)
-    return LeaderboardRow(**values)
+    row = dict(
+        run_id=1,
+        evaluation_id=1,
+        protocol=protocol,
+        threshold=0.5,
+        fitted_on="valid",
+        upper_bound=False,
+        finished_at=None,
+    )
+    for key, value in changes.items():
+        (row if key in row else provenance)[key] = value
+    return LeaderboardRow(**row, provenance=Provenance(**provenance), metrics={"dice": 0.5})
+
+
+def _case(case_id: str, label: int, dice: float) -> CaseRow:
+    return CaseRow(case_id, label, 0.5, dice, 0.0, None, None, None, None, {})
 
 
 def test_the_page_loads_nothing_from_elsewhere_and_every_image_exists(bench):
@@ -102,9 +101,9 @@ def test_the_page_has_a_sortable_table_a_box_plot_and_a_gallery_per_group(bench)
 def test_every_text_is_escaped():
     evil = "<script>alert(1)</script>"
     row = _row(detector=evil, protocol='fixed:"1"', config={"x": evil}, packages={evil: "1"}, weights=evil)
-    cases = [CaseRow("a<b>.png", 1, 0.5, 0.1, {}), CaseRow("n.png", 0, 1.0, 0.0, {})]
+    cases = [_case("a<b>.png", 1, 0.5), _case("n.png", 0, 1.0)]
     group = Group("brain", "d<s>", "c&c", "f" * 64, [PublishedRow(row, cases)], note=evil)
-    page = render_page(Board(name=evil, groups=[group]), {})
+    page = render_page(Board(name=evil, groups=[group]))
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert page.count("<script>") == 1  # the page's own sorting script only
     assert "d&lt;s&gt;" in page and "c&amp;c" in page
@@ -130,9 +129,9 @@ def test_box_stats_match_an_independent_computation():
 
 
 def test_the_box_plot_draws_one_box_per_row_with_its_mean():
-    cases = [CaseRow(f"{i}.png", 1, d, 0.0, {}) for i, d in enumerate((0.0, 0.25, 0.5, 1.0))]
+    cases = [_case(f"{i}.png", 1, d) for i, d in enumerate((0.0, 0.25, 0.5, 1.0))]
     rows = [PublishedRow(_row(protocol=p, evaluation_id=i), cases) for i, p in enumerate(("a", "b"))]
-    rows.append(PublishedRow(_row(protocol="none", evaluation_id=9), [CaseRow("n.png", 0, 1.0, 0.0, {})]))
+    rows.append(PublishedRow(_row(protocol="none", evaluation_id=9), [_case("n.png", 0, 1.0)]))
     svg = box_plot_svg(Group("brain", "ds", "custom", "f" * 64, rows))
     assert svg.count('class="bp-row"') == 2 and "no anomalous cases" in svg
     # the mean 0.4375 sits at 43.75% of the plotting width from the left edge

@@ -19,7 +19,7 @@ SIZE = 64
 
 
 @pytest.fixture(scope="module")
-def cases() -> tuple[list[Case], list[Case]]:
+def cases() -> tuple[list, list]:
     all_cases = planted_cases(n_train=4, n_valid=0, n_test=4, size=SIZE, seed=2)
     return [c for c in all_cases if c.split == "train"], [c for c in all_cases if c.split == "test"]
 
@@ -83,7 +83,7 @@ def test_fit_reports_every_epoch_and_predicts_in_each_case_frame(cases):
     detector.context.on_progress = lambda *event: progress.append(event)
     detector.fit(train)
     assert progress == [("epoch", 1, 2), ("epoch", 2, 2)]
-    wide = Case("test/wide.png", _pil_resize(test[1].image, (80, 112)), None, "brain", "test", 0)
+    wide = Case("test/wide.png", _pil_resize(test[1].image, (80, 112)), "brain", "test")
     preds = detector.predict([wide, *test])
     assert [p.anomaly_map.shape for p in preds] == [(80, 112)] + [(SIZE, SIZE)] * len(test)
     for case, pred in zip([wide, *test], preds, strict=True):

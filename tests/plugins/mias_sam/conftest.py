@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from bench.contract import Case
+from bench.contract import LabelledCase
 
 
-def make_case(rng: np.random.Generator, case_id: str, split: str, anomalous: bool, shape=(256, 256)) -> Case:
+def make_case(rng: np.random.Generator, case_id: str, split: str, anomalous: bool, shape=(256, 256)) -> LabelledCase:
     """A textured gray slice from 8-bit values; anomalous cases carry a bright disk and its mask."""
     h, w = shape
     yy, xx = np.mgrid[:h, :w]
@@ -20,10 +20,10 @@ def make_case(rng: np.random.Generator, case_id: str, split: str, anomalous: boo
         mask = (yy - cy) ** 2 + (xx - cx) ** 2 < (min(h, w) // 10) ** 2
         image[mask] = 0.95
     image = (np.rint(np.clip(image, 0, 1) * 255) / 255).astype(np.float32)
-    return Case(case_id, image, mask, "brain", split, int(anomalous))
+    return LabelledCase(case_id, image, mask, "brain", split, int(anomalous))
 
 
-def make_split(seed: int, split: str, n_normal: int, n_anomalous: int, shape=(256, 256)) -> list[Case]:
+def make_split(seed: int, split: str, n_normal: int, n_anomalous: int, shape=(256, 256)) -> list[LabelledCase]:
     rng = np.random.default_rng(seed)
     cases = [make_case(rng, f"{split}/good/{i:03d}", split, False, shape) for i in range(n_normal)]
     cases += [make_case(rng, f"{split}/Ungood/{i:03d}", split, True, shape) for i in range(n_anomalous)]
@@ -37,7 +37,7 @@ def split_factory():
 
 
 @pytest.fixture(scope="session")
-def cases() -> dict[str, list[Case]]:
+def cases() -> dict[str, list[LabelledCase]]:
     return {
         "train": make_split(1, "train", 3, 0),
         "valid": make_split(2, "valid", 2, 1),

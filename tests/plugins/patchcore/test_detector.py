@@ -99,7 +99,7 @@ def test_maps_come_back_at_each_case_resolution_bilinearly(fitted_r18, cases):
     _, test = cases
     big = test[1]
     image = _pil_resize(big.image, (128, 96))
-    case = Case("test/wide.png", image, None, "brain", "test", 0)
+    case = Case("test/wide.png", image, "brain", "test")
     pred_big, pred_small = fitted_r18.predict([case, test[0]])  # one batch, two sizes
     assert pred_big.anomaly_map.shape == (128, 96) and pred_small.anomaly_map.shape == (SIZE, SIZE)
     x = to_backbone_input([case.image], fitted_r18.cfg, torch.device("cpu"))

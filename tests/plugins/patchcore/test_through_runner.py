@@ -6,7 +6,7 @@ import json
 
 from planted import planted_dataset
 
-from bench.prediction_cache import run_folder
+from bench.paths import cache_dir
 from bench.runner import RunRequest, execute
 from bench.store import Store
 
@@ -20,6 +20,7 @@ def test_the_runner_fits_thresholds_and_records_a_random_init_patchcore(tmp_path
     assert summary["pixel_auroc"] > 0.95 and summary["dice"] > 0.6
     run = store.get_run(result.run_id)
     assert run.status == "complete" and run.weights == "random-init" and run.weights_sha256 is None
-    notes = json.loads(run.run_info_json)["notes"]
+    assert run.random_init is True and run.provenance == "platform"  # decided by the platform: nothing loaded
+    notes = json.loads(run.run_info_json)["declared"]["notes"]
     assert notes["coreset_size"] == int(6 * (256 // 8) ** 2 * 0.1)  # frame 256, input 256
-    assert not any((run_folder(result.run_key) / "work").iterdir())  # the plugin keeps nothing on disk
+    assert not any((cache_dir() / "work").iterdir())  # the run's work folder is removed after close()

@@ -4,26 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fakedist import GOOD, write_dist
 from planted import planted_dataset
 
 from bench.errors import ConfigError, ThresholdError
 from bench.leaderboard import leaderboard_rows
 from bench.runner import RunFailed, RunRequest, execute
 from bench.store import Store
-
-
-@pytest.fixture
-def store(tmp_path):
-    return Store(str(tmp_path / "runs.db"))
-
-
-@pytest.fixture
-def fake_site(tmp_path, monkeypatch):
-    site = tmp_path / "site"
-    write_dist(site, "fake-plugins", GOOD)
-    monkeypatch.syspath_prepend(str(site))
-    return site
 
 
 def test_intensity_zscore_finds_the_planted_lesion(store):
@@ -37,7 +23,9 @@ def test_intensity_zscore_finds_the_planted_lesion(store):
     for honest in ("valid-f1", "normal-p99", "fixed:3"):
         assert summaries["oracle"]["dice"] >= summaries[honest]["dice"] - 1e-12
     rows = leaderboard_rows(store)
-    assert [r.protocol for r in rows][0] == "oracle" and rows[0].marks == ["oracle"]
+    # Honest rows first (by DICE), the oracle after them, marked and outside the ranking.
+    assert rows[-1].protocol == "oracle" and rows[-1].marks == ["oracle"] and not rows[-1].ranked
+    assert [r.marks for r in rows[:-1]] == [[], [], []]
     assert {r.detector for r in rows} == {"intensity-zscore"}
     assert rows[0].dataset == "planted" and rows[0].plugin_dist == "mias-bench"
 
@@ -86,9 +74,10 @@ def test_contract_violations_fail_the_run_with_a_clear_error(store, fake_site, d
     assert store.evaluations(run.id) == []
 
 
-def test_mask_protocol_on_a_map_only_detector_is_refused(store):
-    with pytest.raises(RunFailed, match="outputs no mask"):
+def test_mask_protocol_on_a_map_only_detector_is_refused_before_anything_runs(store):
+    with pytest.raises(ThresholdError, match="outputs no mask"):
         execute(RunRequest("intensity-zscore", planted_dataset(), "mask"), store)
+    assert store.list_runs() == []
 
 
 def test_bad_requests_fail_before_anything_is_stored(store):
@@ -124,12 +113,12 @@ def test_a_resumed_run_scores_exactly_like_an_uninterrupted_one(tmp_path, monkey
     def dies_on_the_second_test_batch(self, cases):
         calls.extend(c.split for c in cases[:1])
         if calls.count("test") == 2:
-            raise KeyboardInterrupt  # as if the process were stopped here
+            raise RuntimeError("stopped here")
         return predict(self, cases)
 
     interrupted = Store(str(tmp_path / "b.db"))
     monkeypatch.setattr(IntensityZScore, "predict", dies_on_the_second_test_batch)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(RunFailed, match="4 of 10 test predictions are kept"):
         execute(request, interrupted)
     monkeypatch.setattr(IntensityZScore, "predict", predict)
     resumed = execute(request, interrupted)
