@@ -14,7 +14,7 @@ from bench.contract import (
 )
 from bench.errors import BenchError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ANOMALOUS",
