@@ -7,7 +7,7 @@ import sys
 import click
 import typer
 
-from bench.cli import compare, data, detectors, publish, reproduce, runs, weights
+from bench.cli import compare, data, detectors, grid, publish, reproduce, runs, weights
 from bench.cli.output import err
 from bench.errors import BenchError
 
@@ -35,6 +35,7 @@ app.command("compare")(compare.compare_command)
 app.command("publish")(publish.publish_command)
 app.command("verify")(publish.verify_command)
 app.command("reproduce")(reproduce.reproduce_command)
+app.command("grid")(grid.grid_command)
 
 
 app.add_typer(data.app, name="data")
