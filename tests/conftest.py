@@ -6,6 +6,9 @@ import os
 
 import pytest
 
+# The session's PostgreSQL server (tests/support/postgres_server.py), for the store and grid tests.
+pytest_plugins = ("postgres_server",)
+
 # Nothing in the suite may wait on a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
