@@ -72,7 +72,9 @@ def _entry_overrides(entry: DetectorEntry, plan: GridPlan, classes: dict[str, ty
         for s in parse_settings(list(plan.overrides), list(classes))
         if s.detector == entry.name or (s.detector is None and s.key in cls.Config.model_fields)
     ]
-    return expand_overrides({entry.name: cls}, [*entry.overrides, *shared])[entry.name]
+    # The entry's own settings are qualified, so an unknown key is reported against this detector.
+    own = [p if p.startswith(f"{entry.name}.") else f"{entry.name}.{p}" for p in entry.overrides]
+    return expand_overrides({entry.name: cls}, [*own, *shared])[entry.name]
 
 
 def expand_grid(plan: GridPlan, store: Store) -> GridExpansion:
