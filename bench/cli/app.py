@@ -6,6 +6,7 @@ import sys
 
 import click
 import typer
+from rich.markup import escape
 
 from bench.cli import compare, data, detectors, grid, publish, reproduce, runs, weights
 from bench.cli.output import err
@@ -56,7 +57,7 @@ def run_cli(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         if _state["debug"]:
             raise
-        err().print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err().print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)  # [ray] is not markup
         return 1
     return result if isinstance(result, int) else 0
 

@@ -137,7 +137,7 @@ def _show(runs, outcomes, as_json: bool, planned: bool = False) -> None:
                 "dice": {p: s.get("dice") for p, s in (outcome.evaluations if outcome else {}).items()},
                 "where": outcome.where if outcome else "",
                 "attempts": outcome.attempts if outcome else 0,
-                "seconds": round(outcome.seconds, 2) if outcome else None,
+                "seconds": round(outcome.seconds, 2) if outcome and outcome.attempts else None,
                 "note": (outcome.error or "") if outcome else "",
                 "run_key": run.run_key,
             }
@@ -146,8 +146,9 @@ def _show(runs, outcomes, as_json: bool, planned: bool = False) -> None:
         print_json(rows)
         return
     table = Table(title="grid")
-    for column in ("#", "run", "status", "run id", "DICE", "worker", "tries", "s", "note"):
-        table.add_column(column, overflow="fold")
+    for column in ("#", "run", "status", "run id", "DICE", "worker", "tries", "s"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("note", overflow="fold")  # errors can be long: they wrap, the rest stays on one line
     colours = {"complete": "green", "failed": "red", "skipped": "dim"}
     for row in rows:
         dice = ", ".join(f"{p} {percent(v)}" for p, v in row["dice"].items())
