@@ -12,7 +12,8 @@ from bench.grid import FINISHED, LOST, STARTED, DatasetEntry, DetectorEntry, Gri
 from bench.publish import PublishError, publish, verify_publication
 from bench.store import Store
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+# One xdist worker runs every test of the group, so the session starts one Ray cluster.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 
 class Publisher:
@@ -44,6 +45,7 @@ class Publisher:
                 self.errors.append(repr(exc))
 
 
+@pytest.mark.postgres
 def test_a_ray_grid_survives_a_killed_worker_with_one_row_per_case_and_a_rerun_does_nothing(
     ray_cluster, grid_data, fresh_postgres_url, tmp_path
 ):
