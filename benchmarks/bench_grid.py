@@ -44,6 +44,7 @@ def _start_ray(temp: Path) -> tuple[subprocess.Popen, str]:
     env["MIAS_BENCH_CACHE"] = str(temp / "worker-cache")
     cmd = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", "--port", str(port)]
     cmd += ["--num-cpus", "2", "--num-gpus", "0", "--include-dashboard", "false", "--disable-usage-stats"]
+    cmd += ["--object-store-memory", str(200 * 2**20)]
     cmd += ["--temp-dir", str(temp / "ray")]
     log = temp / "ray.log"
     head = subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)

@@ -77,8 +77,10 @@ def grid_command(
             batch_size=batch_size,
             allow_new_code=new_run,
         )
-    runner = _executor(executor, workers, gpus, address, env, retries)
+    runner = _executor(executor, workers, gpus, address, env, retries)  # a missing Ray is said before the store
     store = Store(db or plan.store)
+    if executor == "local":
+        runner.store = store  # runs in this process write through the store already open
     settings = grid_settings(store, cache or plan.cache, stale_after)
     expansion = expand_grid(plan, store)
     todo = expansion.todo

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 from collections import Counter
 from dataclasses import replace
 from typing import Any
@@ -67,11 +68,26 @@ class RayExecutor:
         self.address, self.retries, self.env = address, retries, dict(env or {})
         self.ray = import_ray()
 
+    def _reachable(self) -> None:
+        """Refuse a ``HOST:PORT`` nobody listens on at once (``ray.init`` would keep retrying for minutes)."""
+        if self.address in ("auto", "local") or "://" in self.address:
+            return
+        host, _, port = self.address.rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=10):
+                pass
+        except (OSError, ValueError) as exc:
+            raise ExecutorUnavailable(
+                f"cannot reach the Ray cluster at {self.address} ({exc}); start it with `ray start --head` "
+                "or pass its address with --address HOST:PORT"
+            ) from None
+
     def _connect(self) -> bool:
         """Join the cluster unless this process already has; True when it joined here."""
         ray = self.ray
         if ray.is_initialized():
             return False
+        self._reachable()
         try:
             ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -93,7 +93,20 @@ def ray_cluster(grid_site, tmp_path_factory):
         "HF_HUB_OFFLINE": "1",
     }
     ray_cli = Path(sys.executable).parent / "ray"
-    cmd = [str(ray_cli), "start", "--head", "--block", "--port", str(port), "--num-cpus", "2", "--num-gpus", "0"]
+    cmd = [
+        str(ray_cli),
+        "start",
+        "--head",
+        "--block",
+        "--port",
+        str(port),
+        "--num-cpus",
+        "2",
+        "--num-gpus",
+        "0",
+        "--object-store-memory",
+        str(200 * 2**20),
+    ]
     cmd += ["--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", str(temp)]
     log = (temp / "ray-start.log").open("wb")
     head = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

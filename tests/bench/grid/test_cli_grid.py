@@ -65,3 +65,14 @@ def test_executor_ray_without_ray_installed_says_how_to_install_it(tmp_path, gri
 def test_an_unknown_executor_is_refused(tmp_path, grid_data, capsys):
     assert run_cli(["grid", _plan(tmp_path, grid_data), "--executor", "slurm"]) == 2
     assert "expected one of local, process, ray" in capsys.readouterr().err
+
+
+def test_a_ray_address_nobody_listens_on_is_refused_at_once(tmp_path, grid_data, capsys):
+    import socket
+
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert run_cli(["grid", _plan(tmp_path, grid_data), "--executor", "ray", "--address", f"127.0.0.1:{port}"]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot reach the Ray cluster at 127.0.0.1:{port}" in err and "ray start --head" in err
