@@ -159,13 +159,12 @@ class ProcessExecutor:
                     if worker is None or not worker.process.is_alive():
                         worker = workers[slot.index] = self._start(slot)
                     run = queue.popleft()
-                    try:
-                        worker.conn.send((run, settings))
-                    except OSError:  # died between the check and the send: not an attempt of the run
-                        queue.appendleft(run)
-                        continue
                     busy[slot.index] = run
                     attempts[run.index] += 1  # counted when sent: a worker may die before it says it started
+                    try:
+                        worker.conn.send((run, settings))
+                    except OSError:  # it died before the send: ended here, so its sentinel reports it lost
+                        worker.process.kill()
                 if not busy:
                     continue
                 handles = [workers[s].conn for s in busy] + [workers[s].process.sentinel for s in busy]
