@@ -117,7 +117,8 @@ def main() -> None:
     local = timed("local", LocalExecutor())
     one = timed("process, 1 worker", ProcessExecutor(1, gpus=[]))
     two = timed("process, 2 workers", ProcessExecutor(2, gpus=[]))
-    print(f"process: 1 worker / 2 workers wall-time ratio = {one / two:.2f}", flush=True)
+    loose = timed("process, 2 workers, cores not pinned", ProcessExecutor(2, gpus=[], pin_cores=False))
+    print(f"process: 1 worker / 2 workers wall-time ratio = {one / two:.2f} (not pinned {one / loose:.2f})")
     if args.no_ray:
         return
     from bench.grid import RayExecutor

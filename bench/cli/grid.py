@@ -37,6 +37,9 @@ def grid_command(
     gpus: str = typer.Option(
         None, "--gpus", help="--executor process: GPU ids to pin workers to, e.g. 0,1 (default: every visible GPU)."
     ),
+    pin_cores: bool = typer.Option(
+        True, "--pin-cores/--no-pin-cores", help="--executor process: give each worker its own cores (affinity)."
+    ),
     address: str = typer.Option("auto", "--address", help="--executor ray: the cluster, e.g. 10.0.0.5:6379."),
     env: list[str] = typer.Option([], "--env", help="--executor ray: KEY=VALUE set for every task (repeatable)."),
     retries: int = typer.Option(2, "--retries", min=0, help="Starts again of a run whose worker was lost."),
@@ -77,7 +80,9 @@ def grid_command(
             batch_size=batch_size,
             allow_new_code=new_run,
         )
-    runner = _executor(executor, workers, gpus, address, env, retries)  # a missing Ray is said before the store
+    runner = _executor(
+        executor, workers, gpus, pin_cores, address, env, retries
+    )  # a missing Ray is said before the store
     store = Store(db or plan.store)
     if executor == "local":
         runner.store = store  # runs in this process write through the store already open
@@ -107,14 +112,14 @@ def grid_command(
         raise typer.Exit(1)
 
 
-def _executor(kind: str, workers: int, gpus: str | None, address: str, env: list[str], retries: int):
+def _executor(kind: str, workers: int, gpus: str | None, pin_cores: bool, address: str, env: list[str], retries: int):
     from bench.grid import LocalExecutor, ProcessExecutor, RayExecutor
 
     if kind == "local":
         return LocalExecutor()
     if kind == "process":
         chosen = None if gpus is None else [g.strip() for g in gpus.split(",") if g.strip()]
-        return ProcessExecutor(workers, chosen, retries=retries)
+        return ProcessExecutor(workers, chosen, retries=retries, pin_cores=pin_cores)
     variables = {}
     for item in env:
         key, sep, value = item.partition("=")

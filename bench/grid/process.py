@@ -122,17 +122,21 @@ class ProcessExecutor:
     Args:
         gpus: GPU ids to pin workers to; ``None``: :func:`visible_gpus`; ``[]``: none.
         retries: how many times a run whose worker died is started again.
+        pin_cores: give each worker its own cores (CPU affinity); off, only the thread counts are split
+            (better on a machine that other jobs share, whose scheduler then moves workers to idle cores).
     """
 
     name = "process"
 
-    def __init__(self, workers: int, gpus: Sequence[str] | None = None, retries: int = 2):
+    def __init__(self, workers: int, gpus: Sequence[str] | None = None, retries: int = 2, pin_cores: bool = True):
         if workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
         if retries < 0:
             raise ConfigError(f"--retries must be 0 or more, got {retries}")
         self.retries = retries
         self.slots = plan_slots(workers, visible_gpus() if gpus is None else list(gpus), os.sched_getaffinity(0))
+        if not pin_cores:
+            self.slots = [replace(slot, cores=()) for slot in self.slots]
         self._context = multiprocessing.get_context("spawn")  # no fork of a process that may hold CUDA or threads
 
     def _start(self, slot: Slot) -> _Worker:

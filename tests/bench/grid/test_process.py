@@ -22,6 +22,8 @@ def test_slots_split_the_cores_evenly_and_deal_the_gpus_round_robin(monkeypatch)
     assert [s.cores for s in few] == [(4,), (5,), (4,)] and all("CUDA_VISIBLE_DEVICES" not in s.env for s in few)
     monkeypatch.setenv("OMP_NUM_THREADS", "7")  # the caller's own setting is kept
     assert "OMP_NUM_THREADS" not in plan_slots(2, [], range(4))[0].env
+    loose = ProcessExecutor(2, gpus=["3"], pin_cores=False).slots  # threads and GPUs still split, no affinity
+    assert [(s.cores, s.env["CUDA_VISIBLE_DEVICES"]) for s in loose] == [((), "3"), ((), "3")]
 
 
 def test_bad_executor_settings_are_refused():
