@@ -108,7 +108,7 @@ def main() -> None:
             raise SystemExit(f"{label}: {failed}")
         runs = len(result.complete)
         load = os.getloadavg()[0]  # other jobs on the machine change what a second worker can gain
-        shown = f"{label:<34} runs={runs:<3} wall={wall:7.2f} s  per run={wall / runs:5.2f} s  load={load:.1f}"
+        shown = f"{label:<38} runs={runs:<3} wall={wall:7.2f} s  per run={wall / runs:5.2f} s  load={load:.1f}"
         print(shown, flush=True)
         return wall
 
