@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,9 +44,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from bench.errors import ContractViolation
+from bench.weights.checkpoint import Checkpoint
 
 #: Version of this contract. A plugin declares the version it was written
 #: against as ``Detector.api_version``; a different major version is refused.
@@ -210,9 +212,20 @@ class DetectorConfig(BaseModel):
 
     Unknown keys are refused, values are validated (``"3"`` becomes ``3``
     for an int field), and the resolved config is stored with every run.
+    Every number is finite: infinity and NaN are refused in float fields
+    and anywhere inside loosely typed ones (``dict[str, Any]``), since the
+    stored config must be valid JSON and its hash stable.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _finite_everywhere(self) -> DetectorConfig:
+        for key, value in self:
+            found = _non_finite(value, key)
+            if found is not None:
+                raise ValueError(f"{found[0]} must be a finite number, got {found[1]}")
+        return self
 
     def canonical_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
@@ -220,6 +233,23 @@ class DetectorConfig(BaseModel):
     def config_hash(self) -> str:
         """SHA-256 hex of the canonical JSON; identifies the config in the store."""
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+def _non_finite(value: Any, path: str) -> tuple[str, float] | None:
+    """(path, value) of the first infinite or NaN float inside ``value`` (dicts, lists, tuples), else ``None``."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, value)
+    if isinstance(value, dict):
+        items = [(f"{path}.{k}", v) for k, v in value.items()]
+    elif isinstance(value, list | tuple):
+        items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        return None
+    for child_path, child in items:
+        found = _non_finite(child, child_path)
+        if found is not None:
+            return found
+    return None
 
 
 @dataclass
@@ -282,6 +312,8 @@ class Detector(ABC):
     #: Named partial configs, e.g. ``{"paper": {...}}``; ``default`` is implied.
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     description: ClassVar[str] = ""
+    #: Checkpoints this detector can load (``mias-bench weights list`` shows them; ``weights fetch`` installs them).
+    checkpoints: ClassVar[tuple[Checkpoint, ...]] = ()
 
     def __init__(self, config: DetectorConfig | None = None, context: DetectorContext | None = None):
         self.config = config if config is not None else self.Config()

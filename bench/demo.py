@@ -134,7 +134,7 @@ def run_demo(
                         result.results.append(execute(request, store, rep))
             except RunFailed as exc:
                 result.failures.append(str(exc))
-                log(f"[red]failed[/]: {exc}")
+                log(f"failed: {exc}")
     return result
 
 

@@ -1,4 +1,4 @@
-"""Leaderboard rows from the store, and their rich tables.
+"""Leaderboard rows from the store (the CLI draws them: :mod:`bench.cli.leaderboard`).
 
 A row is a (detector, config, threshold protocol) triple on one dataset
 manifest: one complete evaluation of one complete run. Rows are grouped per
@@ -14,20 +14,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from itertools import groupby
 from typing import Any
 
-from rich.markup import escape
-from rich.table import Table
 from sqlalchemy import select
 
-from bench.marks import MARKS, is_ranked, marks_of
-from bench.metrics import METRICS
+from bench.marks import is_ranked, marks_of
 from bench.provenance import Provenance
 from bench.store import Evaluation, Run, Store, Summary
-
-#: Columns shown in the table, in order (all are stored).
-TABLE_METRICS = ("dice", "dice_pooled", "dice_normal", "pixel_auroc", "image_auroc", "aupro")
 
 
 @dataclass
@@ -216,24 +209,6 @@ def seed_summaries(rows: list[LeaderboardRow]) -> list[SeedSummary]:
     return out
 
 
-def render_seed_table(summaries: list[SeedSummary], title: str) -> Table:
-    """The spread of DICE across seeds of each method run with several (metrics in %)."""
-    table = Table(title=f"{title}: DICE across seeds", caption="mean ± sample sd, in %", caption_justify="left")
-    table.add_column("method", overflow="fold")
-    for name in ("seeds", "mean", "sd", "min", "max"):
-        table.add_column(name, justify="right", no_wrap=True)
-    for s in summaries:
-        table.add_row(
-            escape(s.method),
-            str(len(s.seeds)),
-            _fmt(s.mean, True),
-            _fmt(s.sd, True),
-            _fmt(s.min, True),
-            _fmt(s.max, True),
-        )
-    return table
-
-
 def positions(group: list[LeaderboardRow]) -> list[int | None]:
     """Position numbers of a group in order: 1, 2, ... for ranked rows, ``None`` for marked ones."""
     out, n = [], 0
@@ -244,50 +219,3 @@ def positions(group: list[LeaderboardRow]) -> list[int | None]:
         else:
             out.append(None)
     return out
-
-
-def _fmt(value: float | None, percent: bool) -> str:
-    if value is None or math.isnan(value):
-        return "–"
-    return f"{100 * value:.2f}" if percent else f"{value:.4g}"
-
-
-def render_tables(rows: list[LeaderboardRow]) -> list[Table]:
-    """One rich table per (modality, dataset, manifest); metrics in percent."""
-    tables = []
-    for (modality, dataset, manifest), group in groupby(rows, key=group_key):
-        group = list(group)
-        collection = group[0].collection
-        table = Table(
-            title=f"{modality} · {dataset} ({collection}) · manifest {manifest[:12]}",
-            caption="metrics in %; unnumbered rows are outside the ranking; "
-            + "; ".join(f"[bold]{m.name}[/]: {m.rule}" for m in MARKS.values()),
-            caption_justify="left",
-        )
-        table.add_column("#", justify="right")
-        table.add_column("method")
-        table.add_column("fitted on")
-        table.add_column("threshold", justify="right")
-        table.add_column("weights")
-        for metric in TABLE_METRICS:
-            table.add_column(METRICS[metric].title, justify="right")
-        table.add_column("marks")
-        table.add_column("run", justify="right")
-        for position, row in zip(positions(group), group, strict=True):
-            style = "yellow" if row.upper_bound else ("dim" if not row.ranked else None)
-            table.add_row(
-                "" if position is None else str(position),
-                escape(row.method),
-                row.fitted_on or "",
-                _fmt(row.threshold, False),
-                escape(row.weights or "none"),
-                *(_fmt(row.metrics.get(m), True) for m in TABLE_METRICS),
-                ", ".join(row.marks),
-                str(row.run_id),
-                style=style,
-            )
-        tables.append(table)
-        summaries = seed_summaries(group)
-        if summaries:
-            tables.append(render_seed_table(summaries, f"{modality} · {dataset}"))
-    return tables

@@ -91,13 +91,13 @@ def _split(raw: str) -> list[str]:
     return [p.strip() for p in parts]
 
 
-def _value(text: str) -> Any:
+def _value(text: str, setting: Setting) -> Any:
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
         return text
     if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"--set value {text!r} is not a finite number")
+        raise ConfigError(f"--set {setting.text!r}: {setting.key} must be a finite number, got {text!r}")
     return value
 
 
@@ -109,13 +109,13 @@ def _values(setting: Setting, annotation: Any) -> list[Any]:
     except json.JSONDecodeError:
         pass
     else:
-        return [_value(raw)]  # JSON as a whole: one value (a number, a list, an object, a quoted string)
+        return [_value(raw, setting)]  # JSON as a whole: one value (a number, a list, an object, a quoted string)
     parts = _split(raw)
     if _is_sequence(annotation):
-        return [[_value(p) for p in parts]] if len(parts) > 1 else [_value(raw)]
+        return [[_value(p, setting) for p in parts]] if len(parts) > 1 else [_value(raw, setting)]
     if any(p == "" for p in parts) and len(parts) > 1:
         raise ConfigError(f"--set {setting.text!r}: a sweep needs a value between every comma")
-    return [_value(p) for p in parts]
+    return [_value(p, setting) for p in parts]
 
 
 def expand_overrides(detectors: dict[str, type[Detector]], pairs: list[str]) -> dict[str, list[list[str]]]:

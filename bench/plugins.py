@@ -1,125 +1,58 @@
-"""Plugin discovery through ``importlib.metadata`` entry points.
+"""Detector plugins: the ``mias_bench.detectors`` registry, the contract check, and config resolution.
 
-Every entry point is loaded inside its own guard: a plugin that fails to
-import, or whose object fails the group's check, becomes a record with an
-error and never stops the caller. First-party detectors are registered in
+Discovery itself is :mod:`bench.registry` (once per process, every entry
+point in its own guard, allow and block lists). This module says what a
+usable detector is (:func:`check_detector`) and turns presets and ``--set``
+overrides into a validated config. First-party detectors are registered in
 ``pyproject.toml`` exactly like outside ones.
 
 ``MIAS_BENCH_PLUGINS`` (comma-separated entry-point or distribution names)
-narrows which detector plugins load, e.g. ``MIAS_BENCH_PLUGINS=intensity-zscore``.
+narrows which detector plugins load, e.g. ``MIAS_BENCH_PLUGINS=intensity-zscore``;
+``MIAS_BENCH_BLOCK`` never imports the ones it names.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import inspect
 import json
-import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from pydantic import ValidationError
 
 from bench.contract import API_VERSION, Capabilities, Detector, DetectorConfig
-from bench.errors import ConfigError, PluginError, UnknownNameError
+from bench.errors import ConfigError, PluginError
 from bench.names import suggest
+from bench.registry import ALLOW_ENV, BLOCK_ENV, PluginRecord, Registry, env_names
+from bench.registry import load_entry_points as _load_entry_points
+from bench.weights.checkpoint import declaration_problems
 
 DETECTOR_GROUP = "mias_bench.detectors"
-PLUGINS_ENV = "MIAS_BENCH_PLUGINS"
+PLUGINS_ENV = ALLOW_ENV
 _NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9.]+)*$")
 
-
-@dataclass
-class PluginRecord:
-    """One entry point and what loading it gave: the object, or an error."""
-
-    name: str
-    target: str
-    distribution: str | None
-    version: str | None
-    obj: Any = None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def status(self) -> str:
-        return "ok" if self.ok else "error"
-
-
-def _wanted() -> set[str] | None:
-    raw = os.environ.get(PLUGINS_ENV, "").strip()
-    if not raw:
-        return None
-    return {part.strip() for part in raw.split(",") if part.strip()}
-
-
-def _load_one(ep: EntryPoint, check: Callable[[str, Any], None]) -> PluginRecord:
-    dist = ep.dist.name if ep.dist is not None else None
-    version = ep.dist.version if ep.dist is not None else None
-    record = PluginRecord(name=ep.name, target=ep.value, distribution=dist, version=version)
-    try:
-        obj = ep.load()
-    except BaseException as exc:  # a plugin's import may raise anything, even SystemExit
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        record.error = f"import of {ep.value!r} failed: {type(exc).__name__}: {exc}"
-        return record
-    try:
-        check(ep.name, obj)
-    except PluginError as exc:
-        record.error = str(exc)
-        return record
-    except Exception as exc:  # a broken plugin object must not stop the listing
-        record.error = f"check failed: {type(exc).__name__}: {exc}"
-        return record
-    record.obj = obj
-    return record
+__all__ = [
+    "BLOCK_ENV",
+    "DETECTORS",
+    "DETECTOR_GROUP",
+    "PLUGINS_ENV",
+    "PluginRecord",
+    "check_detector",
+    "discover_detectors",
+    "get_detector",
+    "get_detector_record",
+    "list_detectors",
+    "load_entry_points",
+    "parse_overrides",
+    "resolve_config",
+    "select_detectors",
+]
 
 
 def load_entry_points(group: str, check: Callable[[str, Any], None], *, narrow: bool = False) -> list[PluginRecord]:
-    """Load every entry point of ``group``, each inside its own guard.
-
-    Args:
-        group: entry-point group, e.g. ``"mias_bench.detectors"``.
-        check: raises :class:`PluginError` to reject a loaded object.
-        narrow: honour ``MIAS_BENCH_PLUGINS`` for this group.
-
-    Returns:
-        One record per entry point, sorted by name; a second entry point with
-        a name already taken is an error record naming both distributions.
-    """
-    wanted = _wanted() if narrow else None
-    records: list[PluginRecord] = []
-    seen: dict[str, PluginRecord] = {}
-    eps = sorted(entry_points(group=group), key=lambda e: (e.name, e.value))
-    for ep in eps:
-        dist = ep.dist.name if ep.dist is not None else None
-        if wanted is not None and ep.name not in wanted and dist not in wanted:
-            continue
-        if ep.name in seen:
-            first = seen[ep.name]
-            if first.target == ep.value and first.distribution == dist:
-                continue  # the same distribution seen twice on sys.path
-            records.append(
-                PluginRecord(
-                    name=ep.name,
-                    target=ep.value,
-                    distribution=dist,
-                    version=ep.dist.version if ep.dist is not None else None,
-                    error=f"duplicate name {ep.name!r}: already provided by {first.distribution} ({first.target})",
-                )
-            )
-            continue
-        record = _load_one(ep, check)
-        seen[ep.name] = record
-        records.append(record)
-    return records
+    """Load every entry point of ``group`` afresh (no cache); ``narrow`` honours ``MIAS_BENCH_PLUGINS``."""
+    return _load_entry_points(group, check, allow=env_names(ALLOW_ENV) if narrow else None, block=env_names(BLOCK_ENV))
 
 
 def check_detector(name: str, obj: Any) -> None:
@@ -148,28 +81,41 @@ def check_detector(name: str, obj: Any) -> None:
     if inspect.isabstract(obj):
         missing = ", ".join(sorted(obj.__abstractmethods__))
         raise PluginError(f"plugin {name!r}: {obj.__name__} does not implement {missing}")
+    declared = getattr(obj, "checkpoints", ())
+    if not isinstance(declared, tuple):
+        raise PluginError(f"plugin {name!r}: `checkpoints` must be a tuple of bench.sdk.Checkpoint, got {declared!r}")
+    for ck in declared:
+        problems = declaration_problems(ck)
+        if problems:
+            raise PluginError(f"plugin {name!r}: {problems[0]}")
+
+
+def _capabilities(cls: type[Detector]) -> dict[str, Any]:
+    return cls.capabilities.as_dict()
+
+
+#: The detector plugins of this process (``bench.registry.reset()`` forgets them).
+DETECTORS = Registry(DETECTOR_GROUP, "detector", check_detector, honours_allow_list=True, capabilities=_capabilities)
 
 
 def discover_detectors() -> list[PluginRecord]:
-    """Every detector entry point, loaded and checked (broken ones carry their error)."""
-    return load_entry_points(DETECTOR_GROUP, check_detector, narrow=True)
+    """Every detector entry point, loaded and checked once per process (broken ones carry their error)."""
+    return DETECTORS.records()
 
 
 def list_detectors(pattern: str = "*") -> list[str]:
     """Names of detectors that loaded cleanly, filtered by a shell-style wildcard."""
-    return [r.name for r in discover_detectors() if r.ok and fnmatch.fnmatch(r.name, pattern)]
+    return DETECTORS.names(pattern)
+
+
+def select_detectors(conditions: Iterable[str]) -> list[PluginRecord]:
+    """Usable detectors whose capabilities meet every ``KEY=VALUE`` condition, e.g. ``outputs_mask=false``."""
+    return DETECTORS.where(conditions)
 
 
 def get_detector_record(name: str) -> PluginRecord:
     """The record of one detector; unknown names suggest close matches."""
-    records = {r.name: r for r in discover_detectors()}
-    if name not in records:
-        known = sorted(records)
-        raise UnknownNameError(f"unknown detector {name!r}{suggest(name, known)} (installed: {', '.join(known)})")
-    record = records[name]
-    if not record.ok:
-        raise PluginError(f"detector {name!r} is installed but broken: {record.error}")
-    return record
+    return DETECTORS.get(name)
 
 
 def get_detector(name: str) -> type[Detector]:
@@ -216,5 +162,12 @@ def resolve_config(
     try:
         return detector.Config(**values)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(_problem(e) for e in exc.errors())
         raise ConfigError(f"invalid config for detector {detector.name!r}: {problems}") from None
+
+
+def _problem(error: Any) -> str:
+    """``"key: message"`` for a field error; a whole-config check's message already names its key."""
+    where = ".".join(map(str, error["loc"]))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message

@@ -23,6 +23,7 @@ from bench.contract import (
     Detector,
     DetectorConfig,
     DetectorContext,
+    LabelledCase,
     Prediction,
     RunInfo,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "Detector",
     "DetectorConfig",
     "DetectorContext",
+    "LabelledCase",
     "LoadedWeights",
     "PluginError",
     "Prediction",

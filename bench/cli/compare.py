@@ -6,8 +6,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from bench.cli.options import DB_OPTION
 from bench.cli.output import out, print_json
-from bench.cli.runs import DB_OPTION
 from bench.formatting import p_value, percent, points
 from bench.store import Store
 

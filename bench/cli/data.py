@@ -43,12 +43,12 @@ def list_command(as_json: bool = typer.Option(False, "--json", help="Print JSON 
     for col in ("name", "modality", "published counts (normal+anomalous)", "distribution", "status"):
         table.add_column(col)
     for r in rows:
-        status = "[green]ok[/]" if r["status"] == "ok" else "[red]error[/] (below)"
+        status = {"ok": "[green]ok[/]", "blocked": "[yellow]blocked[/]"}.get(r["status"], "[red]error[/] (below)")
         table.add_row(r["name"], r["modality"] or "", _counts(r["published"]), r["distribution"] or "?", status)
     console = out()
     console.print(table)
     for r in rows:
-        if r["error"]:
+        if r["status"] == "error":
             console.print(f"[red]{r['name']}[/] ({r['distribution']}): {r['error']}", highlight=False, soft_wrap=True)
 
 

@@ -8,15 +8,20 @@ import typer
 from rich.table import Table
 
 from bench.cli.output import out, print_json
-from bench.plugins import discover_detectors, get_detector_record
+from bench.errors import ConfigError
+from bench.plugins import discover_detectors, get_detector_record, select_detectors
 
 app = typer.Typer(help="List installed detector plugins and their configs.", no_args_is_help=True)
 
 
-def detector_listing() -> list[dict]:
-    """Every detector entry point with its status (broken ones carry their error)."""
+def detector_listing(where: list[str] | None = None) -> list[dict]:
+    """Every detector entry point with its status (broken ones carry their error).
+
+    ``where`` (``["outputs_mask=false", ...]``, ANDed) keeps only usable
+    detectors with those capabilities.
+    """
     rows = []
-    for record in discover_detectors():
+    for record in select_detectors(where) if where else discover_detectors():
         cls = record.obj
         rows.append(
             {
@@ -52,9 +57,19 @@ def detector_info(name: str) -> dict:
 
 
 @app.command("list")
-def list_command(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+def list_command(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    where: list[str] = typer.Option(
+        [],
+        "--where",
+        help="Only detectors with this capability, KEY=VALUE (repeatable, ANDed), e.g. outputs_mask=false.",
+    ),
+) -> None:
     """List detector plugins (a broken plugin is listed with its error)."""
-    rows = detector_listing()
+    try:
+        rows = detector_listing(list(where))
+    except ConfigError as exc:  # a malformed or unknown condition is a usage error of this option
+        raise typer.BadParameter(str(exc), param_hint="'--where'") from None
     if as_json:
         print_json(rows)
         return
@@ -71,12 +86,12 @@ def list_command(as_json: bool = typer.Option(False, "--json", help="Print JSON 
             ("yes" if caps.get("needs_fit") else "no") if caps else "",
             ("yes" if caps.get("needs_weights") else "no") if caps else "",
             ",".join(caps.get("modalities", [])) if caps else "",
-            "[green]ok[/]" if r["status"] == "ok" else "[red]error[/] (below)",
+            {"ok": "[green]ok[/]", "blocked": "[yellow]blocked[/]"}.get(r["status"], "[red]error[/] (below)"),
         )
     console = out()
     console.print(table)
     for r in rows:
-        if r["error"]:
+        if r["status"] == "error":
             console.print(f"[red]{r['name']}[/] ({r['distribution']}): {r['error']}", highlight=False, soft_wrap=True)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from click import BadParameter
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -62,10 +61,10 @@ def grid_command(
     from bench.store.engine import safe_url
 
     if executor not in EXECUTORS:
-        raise BadParameter(f"{executor!r}: expected one of {', '.join(EXECUTORS)}", param_hint="--executor")
+        raise typer.BadParameter(f"{executor!r}: expected one of {', '.join(EXECUTORS)}", param_hint="--executor")
     if plan_file is not None:
         if detectors or datasets or overrides or preset or frames:
-            raise BadParameter("give a plan file or --detector/--dataset/--set/--preset/--frame, not both")
+            raise typer.BadParameter("give a plan file or --detector/--dataset/--set/--preset/--frame, not both")
         plan = read_plan(plan_file)
     else:
         plan = plan_from_options(
@@ -124,7 +123,7 @@ def _executor(kind: str, workers: int, gpus: str | None, pin_cores: bool, addres
     for item in env:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--env")
+            raise typer.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--env")
         variables[key] = value
     return RayExecutor(address, retries=retries, env=variables)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from bench.formatting import json_safe
 
 
 def out() -> Console:
@@ -22,19 +23,9 @@ def err() -> Console:
     return Console(stderr=True)
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
 def print_json(data: Any) -> None:
     """Plain JSON on stdout (NaN becomes null), for scripts."""
-    print(json.dumps(_clean(data), indent=2, sort_keys=False, default=str))
+    print(json.dumps(json_safe(data), indent=2, sort_keys=False, default=str))
 
 
 class RichReporter:

@@ -7,9 +7,9 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from bench.cli.options import DB_OPTION
 from bench.cli.output import err, print_json
 from bench.cli.output import out as _results
-from bench.cli.runs import DB_OPTION
 
 
 def publish_command(

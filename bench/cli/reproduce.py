@@ -6,9 +6,11 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
+from bench.cli.options import DB_OPTION
 from bench.cli.output import RichReporter, err, out, print_json
-from bench.cli.runs import DB_OPTION
+from bench.reproduce import SMOKE, Reproduction, table_header, table_lines
 
 
 def reproduce_command(
@@ -27,7 +29,7 @@ def reproduce_command(
 ) -> None:
     """Run what the store lacks of a reproduction spec, print and write the published table beside the measured."""
     from bench.paths import data_root as default_root
-    from bench.reproduce import load_spec, render_tables, reproduce, write_reproduction
+    from bench.reproduce import load_spec, reproduce, write_reproduction
     from bench.store import Store
 
     loaded = load_spec(spec)
@@ -52,3 +54,27 @@ def reproduce_command(
     err().print(f"wrote {escape(str(folder))}", highlight=False)
     if result.failures:
         raise typer.Exit(1)
+
+
+def render_tables(reproduction: Reproduction) -> list:
+    """Rich tables, one per modality, and the notes (metrics in percent)."""
+    items: list = []
+    if reproduction.smoke:
+        items.append(f"[bold yellow]{escape(SMOKE)}[/]")
+    header = table_header(reproduction)
+    for modality, lines in table_lines(reproduction).items():
+        table = Table(
+            title=f"{escape(reproduction.spec.title)} · {modality} ({reproduction.spec.datasets[modality]})",
+            caption="in %; Δ = measured − paper",
+            caption_justify="left",
+        )
+        for index, name in enumerate(header):
+            table.add_column(
+                escape(name), justify="left" if index < 3 or index == len(header) - 1 else "right", overflow="fold"
+            )
+        for line in lines:
+            table.add_row(*(escape(cell) for cell in line))
+        items.append(table)
+    notes = [f"* {m.label}: {m.note}" for m in reproduction.spec.methods if m.note]
+    items += [escape(n) for n in notes + [f"source: {reproduction.spec.source}"] + reproduction.notes]
+    return items

@@ -1,300 +1,102 @@
-"""``mias-bench run``, ``runs list|show`` and ``leaderboard``."""
+"""``mias-bench runs list|show``: stored runs and their provenance."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import typer
-from click import BadParameter
-from rich.markup import escape
-from rich.table import Table
 
-from bench.cli.output import RichReporter, err, out, print_json
-from bench.formatting import percent
+from bench.cli.options import DATASET_FILTER, DB_OPTION, JSON_OPTION
+from bench.cli.output import out, print_json
+from bench.cli.render import Column, build_table, emit
 from bench.store import Store
 
-DB_OPTION = typer.Option(
-    None, "--db", help="SQLAlchemy URL or SQLite path (default: $MIAS_BENCH_DB or ./mias-bench.db)."
-)
 runs_app = typer.Typer(help="Inspect stored runs.", no_args_is_help=True)
 
 
-def run_command(
-    detectors: list[str] = typer.Argument(..., help="One or more detector names."),
-    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset name, e.g. bmad-brain."),
-    data_root: Path = typer.Option(None, "--data-root", help="Dataset root (default: $MIAS_BENCH_DATA)."),
-    threshold: str = typer.Option(
-        "", "--threshold", "-t", help="Protocols, comma-separated: fixed:T, valid-f1, normal-pXX, oracle, mask."
-    ),
-    preset: str = typer.Option(None, "--preset", help="A detector preset, e.g. paper."),
-    overrides: list[str] = typer.Option(
-        [],
-        "--set",
-        help="Config override [DETECTOR.]KEY=VALUE (repeatable); a bare KEY applies to every detector that has it; "
-        "VALUE=a,b,c sweeps (one run per combination).",
-    ),
-    seed: int = typer.Option(0, "--seed", min=0, help="The run's seed."),
-    seeds: str = typer.Option(
-        None, "--seeds", help="Run once per seed, e.g. 0,1,2 or 0-4 (the leaderboard shows mean and spread)."
-    ),
-    frame: str = typer.Option("paper-256", "--frame", help="Evaluation frame: paper-256 or native."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    batch_size: int = typer.Option(8, "--batch-size", min=1),
-    new_run: bool = typer.Option(
-        False, "--new-run", help="Start a new run when the stored one was made by another detector or plugin version."
-    ),
-    wait: float = typer.Option(
-        0.0, "--wait", min=0.0, help="Seconds to wait for another process running the same run (default: report it)."
-    ),
-    db: str = DB_OPTION,
-) -> None:
-    """Run detectors on a dataset's test split, score them and store the results."""
-    from bench.datasets.registry import open_dataset
-    from bench.overrides import expand_overrides, parse_seeds
-    from bench.plugins import get_detector
-    from bench.runner import RunFailed, RunInterrupted, RunRequest, check_request, execute
-
-    if seeds is not None and seed != 0:
-        raise BadParameter("give either --seed or --seeds, not both")
-    seed_list = parse_seeds(seeds) if seeds is not None else [seed]
-    combos = expand_overrides({name: get_detector(name) for name in dict.fromkeys(detectors)}, list(overrides))
-    for name, sets in combos.items():
-        for chosen in sets:  # every combination is validated before anything runs
-            check_request(name, preset, chosen, threshold, frame)
-    store = Store(db)
-    data = open_dataset(dataset, data_root)
-    failures = 0
-    requests = [
-        RunRequest(
-            detector=name,
-            dataset=data,
-            protocols=threshold,
-            preset=preset,
-            overrides=chosen,
-            seed=each_seed,
-            frame=frame,
-            device=device,
-            batch_size=batch_size,
-            allow_new_code=new_run,
-            wait_s=wait,
-        )
-        for name, sets in combos.items()
-        for chosen in sets
-        for each_seed in seed_list
-    ]
-    if len(requests) > 1:
-        err().print(f"{len(requests)} runs: {len(combos)} detector(s), sweeps and seeds expanded", highlight=False)
-    for request in requests:
-        name = request.detector
-        try:
-            with RichReporter() as reporter:
-                result = execute(request, store, reporter)
-        except RunInterrupted as exc:
-            err().print(f"[yellow]{exc}[/]", highlight=False, soft_wrap=True)
-            raise typer.Exit(130) from None
-        except RunFailed as exc:
-            failures += 1
-            err().print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            continue
-        settings = " ".join(request.overrides) + (f" seed={request.seed}" if len(seed_list) > 1 else "")
-        for protocol, summary in result.evaluations.items():
-            shown = percent(summary.get("dice"))
-            out().print(
-                escape(
-                    f"run {result.run_id} {name}@{protocol}{' [' + settings + ']' if settings else ''}: DICE {shown}"
-                )
-            )
-        for protocol, error in result.failed_evaluations.items():
-            failures += 1
-            err().print(
-                f"[red]error:[/] run {result.run_id} {name}@{protocol}: {error}", highlight=False, soft_wrap=True
-            )
-    if failures:
-        raise typer.Exit(1)
-
-
-def leaderboard_command(
-    dataset: str = typer.Option(None, "--dataset", "-d", help="Only this dataset."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
-    db: str = DB_OPTION,
-) -> None:
-    """Print one table per modality, rows sorted by DICE."""
-    from bench.leaderboard import leaderboard_rows, render_tables
-
-    rows = leaderboard_rows(Store(db), dataset)
-    if as_json:
-        print_json([r.as_dict() for r in rows])
-        return
-    if not rows:
-        err().print("no complete runs stored yet; start one with `mias-bench run`")
-        return
-    console = out()
-    for table in render_tables(rows):
-        console.print(table)
-
-
 def _run_dict(run) -> dict:
+    """A stored run as the listings show it: its state, then every provenance field."""
+    from bench.provenance import Provenance
+
     return {
         "id": run.id,
-        "detector": run.detector,
-        "plugin": f"{run.plugin_dist} {run.plugin_version}",
-        "dataset": run.dataset,
-        "collection": run.collection,
-        "modality": run.modality,
         "status": run.status,
         "error": run.error,
-        "n_cases": run.n_cases,
-        "config_hash": run.config_hash,
-        "manifest_hash": run.manifest_hash,
-        "weights": run.weights,
-        "seed": run.seed,
+        "owner": None if run.owner is None else {"host": run.owner_host, "pid": run.owner_pid},
+        **Provenance.from_columns(run).as_dict(),
+        "run_key": run.run_key,
+        "fit_seconds": run.fit_seconds,
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
     }
 
 
+RUN_COLUMNS = [
+    Column("id", lambda r: str(r["id"]), number=True),
+    Column("detector", lambda r: r["detector"]),
+    Column("dataset", lambda r: r["dataset"]),
+    Column("status", lambda r: r["status"]),
+    Column("seed", lambda r: str(r["seed"]), number=True),
+    Column("cases", lambda r: str(r["n_cases"]), number=True, min_width=100),
+    Column("weights", lambda r: r["weights"] or "none", min_width=110),
+    Column("finished", lambda r: (r["finished_at"] or "")[:19], min_width=130),
+]
+
+
 @runs_app.command("list")
-def runs_list(
-    dataset: str = typer.Option(None, "--dataset", "-d"),
-    as_json: bool = typer.Option(False, "--json"),
-    db: str = DB_OPTION,
-) -> None:
+def runs_list(dataset: str = DATASET_FILTER, as_json: bool = JSON_OPTION, db: str = DB_OPTION) -> None:
     """List stored runs with their status."""
-    runs = [_run_dict(r) for r in Store(db).list_runs(dataset)]
-    if as_json:
-        print_json(runs)
-        return
-    table = Table(title="runs")
-    for col in ("id", "detector", "dataset", "modality", "status", "cases", "weights", "finished"):
-        table.add_column(col)
-    for r in runs:
-        status = {"complete": "[green]complete[/]", "failed": "[red]failed[/]"}.get(r["status"], r["status"])
-        table.add_row(
-            str(r["id"]),
-            r["detector"],
-            r["dataset"],
-            r["modality"],
-            status,
-            str(r["n_cases"]),
-            r["weights"] or "none",
-            r["finished_at"] or "",
-        )
-    out().print(table)
+    runs = [_run_dict(r) for r in Store(db, readonly=True).list_runs(dataset)]
+    emit(
+        runs,
+        as_json,
+        lambda width: [build_table(runs, RUN_COLUMNS, width=width, title="runs")] if runs else [],
+        empty="no runs stored yet; start one with `mias-bench run`",
+    )
 
 
 @runs_app.command("show")
-def runs_show(run_id: int = typer.Argument(...), as_json: bool = typer.Option(False, "--json"), db: str = DB_OPTION):
+def runs_show(
+    run_id: int = typer.Argument(..., help="A run id (see `mias-bench runs list`)."),
+    as_json: bool = JSON_OPTION,
+    db: str = DB_OPTION,
+) -> None:
     """Show one run's provenance and its scored protocols."""
     from bench.errors import UnknownNameError
+    from bench.formatting import json_safe, number, percent
 
-    store = Store(db)
+    store = Store(db, readonly=True)
     run = store.get_run(run_id)
     if run is None:
         raise UnknownNameError(f"no run {run_id} in {store.url}")
     data = _run_dict(run)
-    data.update(
-        config=json.loads(run.config_json),
-        packages=json.loads(run.packages_json),
-        frame=run.frame,
-        device=run.device,
-        git_commit=run.git_commit,
-        weights_sha256=run.weights_sha256,
-        transductive=run.transductive,
-        fit_seconds=run.fit_seconds,
-        predicted=len(store.predicted_cases(run.id)),
-        evaluations=[
-            {
-                "protocol": e.protocol,
-                "threshold": e.threshold,
-                "fitted_on": e.fitted_on,
-                "upper_bound": e.upper_bound,
-                "summary": store.summary(e.id),
-            }
-            for e in store.evaluations(run.id)
-        ],
-    )
+    data["predicted"] = len(store.predicted_cases(run.id))
+    data["declared"] = json.loads(run.run_info_json or "{}").get("declared")
+    data["evaluations"] = [
+        {
+            "protocol": e.protocol,
+            "status": e.status,
+            "error": e.error,
+            "threshold": e.threshold,
+            "fitted_on": e.fitted_on,
+            "upper_bound": e.upper_bound,
+            "summary": store.summary(e.id),
+        }
+        for e in store.evaluations(run.id)
+    ]
     if as_json:
-        print_json(data)
+        print_json(json_safe(data))
         return
     console = out()
     for key, value in data.items():
-        if key != "evaluations":
-            console.print(f"[bold]{key}[/]: {value}")
-    for e in data["evaluations"]:
-        shown = ", ".join(f"{k} {v:.4f}" for k, v in e["summary"].items() if v == v)
-        console.print(f"[bold]{e['protocol']}[/] threshold={e['threshold']} fitted_on={e['fitted_on']}: {shown}")
-
-
-def demo_command(
-    folder: Path = typer.Option(Path("mias-bench-demo"), "--out", help="Working folder: data, database, results."),
-    seed: int = typer.Option(0, "--seed"),
-    size: int = typer.Option(256, "--size", help="Side of the synthetic images (pixels)."),
-    only: list[str] = typer.Option([], "--detector", help="Run only these detectors (repeatable)."),
-    db: str = typer.Option(None, "--db", help="Store (default: <out>/mias-bench.db)."),
-    publish_to: Path = typer.Option(
-        None,
-        "--publish",
-        help="Parent folder of the published leaderboard "
-        "(default: <out>/leaderboards); it goes to <publish>/synthetic/.",
-    ),
-) -> None:
-    """Run every offline-capable detector on the embedded synthetic benchmark, compare, publish."""
-    import time
-
-    from bench.cli.compare import render_comparison
-    from bench.demo import prepare_data, reference_comparisons, run_demo
-    from bench.leaderboard import leaderboard_rows, render_tables
-
-    console = err()
-    started = time.perf_counter()
-    with _synth_progress() as progress:
-        prepare_data(folder, seed, size, progress)
-    result = run_demo(
-        folder,
-        db=db,
-        seed=seed,
-        size=size,
-        detectors=list(only) or None,
-        reporter=RichReporter,
-        log=lambda message: console.print(message, highlight=False),
-    )
-    store = Store(result.db_url)
-    rows = [r for r in leaderboard_rows(store) if r.collection == "synthetic"]
-    console_out = out()
-    for table in render_tables(rows):
-        console_out.print(table)
-    for comparison in reference_comparisons(store):
-        for item in render_comparison(comparison):
-            console_out.print(item)
-    from bench.publish import publish
-
-    published = publish(store, "synthetic", publish_to or folder / "leaderboards")
-    console.print(f"published {published.rows} rows to {published.folder} (open {published.folder / 'index.html'})")
-    console.print(
-        f"demo finished in {time.perf_counter() - started:.0f} s: {len(result.results)} runs, "
-        f"{len(result.failures)} failed; database {result.db_url}; data in {folder / 'data'}"
-    )
-    if result.failures:
-        raise typer.Exit(1)
-
-
-class _synth_progress:
-    """A progress bar for writing the synthetic trees (stderr)."""
-
-    def __enter__(self):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        columns = (TextColumn("synth {task.description}"), BarColumn(), MofNCompleteColumn())
-        self._progress = Progress(*columns, console=err())
-        self._progress.start()
-        self._tasks: dict[str, int] = {}
-        return self
-
-    def __call__(self, modality: str, done: int, total: int) -> None:
-        if modality not in self._tasks:
-            self._tasks[modality] = self._progress.add_task(modality, total=total)
-        self._progress.update(self._tasks[modality], completed=done)
-
-    def __exit__(self, *exc) -> None:
-        self._progress.stop()
+        if key not in ("evaluations", "declared"):
+            console.print(f"[bold]{key}[/]: {value}", highlight=False, markup=True, soft_wrap=True)
+    columns = [
+        Column("protocol", lambda e: e["protocol"]),
+        Column("status", lambda e: e["status"] if not e["error"] else f"{e['status']}: {e['error']}"),
+        Column("threshold", lambda e: number(e["threshold"]), number=True),
+        Column("fitted on", lambda e: e["fitted_on"] or ""),
+        Column("DICE", lambda e: percent(e["summary"].get("dice")), number=True),
+        Column("pixel AUROC", lambda e: percent(e["summary"].get("pixel_auroc")), number=True),
+    ]
+    console.print(build_table(data["evaluations"], columns, width=console.width, title=f"run {run.id}: evaluations"))

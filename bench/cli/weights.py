@@ -13,6 +13,7 @@ from bench.paths import weights_dir
 from bench.weights import (
     add_checkpoint,
     checkpoint_path,
+    declaration_conflicts,
     fetch_checkpoint,
     installed,
     list_checkpoints,
@@ -24,7 +25,7 @@ app = typer.Typer(help="List, fetch, add and verify model checkpoints.", no_args
 
 
 def checkpoint_listing() -> list[dict]:
-    """Every known or added checkpoint, with whether (and where) it is installed."""
+    """Every checkpoint installed detectors declare or a user added, with whether (and where) it is installed."""
     return [{**as_dict(ck), "installed": installed(ck), "path": str(checkpoint_path(ck))} for ck in list_checkpoints()]
 
 
@@ -61,30 +62,35 @@ class RichDownloadProgress:
 
 @app.command("list")
 def list_command(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
-    """List known and added checkpoints and whether each is installed."""
+    """List the checkpoints installed detectors declare and those added, and whether each is installed."""
     rows = checkpoint_listing()
     if as_json:
         print_json(rows)
         return
     table = Table(title=f"checkpoints ({weights_dir()})")
-    for col in ("name", "variant", "file", "size", "sha256", "installed", "source"):
+    for col in ("name", "declared by", "file", "size", "sha256", "licence", "installed", "source"):
         table.add_column(col)
     for r in rows:
+        short = (r["sha256"] or "")[:12]
+        digest = {"declared": short, "recorded": f"{short} (recorded)"}
         table.add_row(
             r["name"],
-            r["variant"] or "?",
+            ", ".join(r["declared_by"]) or "(added)",
             r["file"],
             f"{r['size'] / 2**20:,.0f} MiB" if r["size"] else "?",
-            (r["sha256"] or "?")[:12],
+            digest.get(r["digest_source"], "unknown until fetched"),
+            r["licence"] or "?",
             "[green]yes[/]" if r["installed"] else "no",
             r["url"] or r["description"],
         )
     out().print(table)
+    for conflict in declaration_conflicts():
+        err().print(f"[yellow]note:[/] {conflict}", highlight=False, soft_wrap=True)
 
 
 @app.command("fetch")
 def fetch_command(name: str = typer.Argument(..., help="Checkpoint name, e.g. sam_vit_b.")) -> None:
-    """Download a known checkpoint (resumable), verify its SHA-256 and install it."""
+    """Download a declared checkpoint (resumable), verify its SHA-256 (or record it) and install it."""
     with RichDownloadProgress() as bar:
         path = fetch_checkpoint(name, progress=bar)
     err().print(f"[green]installed[/] {name} at {path}", highlight=False, soft_wrap=True)
@@ -93,8 +99,8 @@ def fetch_command(name: str = typer.Argument(..., help="Checkpoint name, e.g. sa
 @app.command("add")
 def add_command(
     path: Path = typer.Argument(..., help="A checkpoint file on this machine."),
-    name: str = typer.Option(..., "--name", help="Name to register it under (a known name is verified)."),
-    variant: str = typer.Option(None, "--variant", help="SAM variant the weights fit (vit_b, vit_l, vit_h, medsam)."),
+    name: str = typer.Option(..., "--name", help="Name to register it under (a declared name is verified)."),
+    variant: str = typer.Option(None, "--variant", help="Architecture variant the weights fit (e.g. vit_b)."),
 ) -> None:
     """Copy a local checkpoint into the cache under NAME."""
     ck = add_checkpoint(path, name, variant)

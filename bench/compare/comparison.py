@@ -29,6 +29,7 @@ import numpy as np
 from bench.compare.stats import TIE, holm, letter_groups, mean_ranks, paired_bootstrap_ci, wilcoxon_test
 from bench.contract import ANOMALOUS, NORMAL
 from bench.errors import BenchError, UnknownNameError
+from bench.formatting import json_safe
 from bench.leaderboard import LeaderboardRow, leaderboard_rows
 from bench.metrics import METRICS
 from bench.names import suggest
@@ -119,17 +120,7 @@ class Comparison:
             raw["verdict"] = pair.verdict
         data["ranks"] = {str(k): v for k, v in self.ranks.items()}
         data["letters"] = {str(k): v for k, v in self.letters.items()}
-        return _no_nan(data)
-
-
-def _no_nan(value):
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _no_nan(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_no_nan(v) for v in value]
-    return value
+        return json_safe(data)
 
 
 # -- methods and their cases ----------------------------------------------------------------
@@ -218,7 +209,7 @@ def compare_rows(
         raise ComparisonError("the same method (run and protocol) is named twice; compare different ones")
     if n_boot < 1 or not 0 < alpha < 1:
         raise ComparisonError(f"expected n_boot >= 1 and 0 < alpha < 1, got n_boot={n_boot}, alpha={alpha}")
-    higher = metric_direction(metric)
+    metric_direction(metric)  # an unknown metric is refused before anything is loaded
     labels = _labels(rows)
     loaded = [case_values(store, row, metric) for row in rows]
     _check_same_files(rows, labels, [ids for ids, _ in loaded])
@@ -226,16 +217,23 @@ def compare_rows(
     if not case_ids:
         raise ComparisonError(f"no test cases carry {metric!r} for {labels[0]} (run {rows[0].run_id})")
     arrays = [np.array([values[c] for c in case_ids]) for _, values in loaded]
+    return compare_values(rows, arrays, metric, n_boot=n_boot, seed=seed, alpha=alpha)
+
+
+def compare_values(
+    rows: list[LeaderboardRow], arrays: list[np.ndarray], metric: str, *, n_boot: int, seed: int, alpha: float
+) -> Comparison:
+    """The comparison of ``rows`` from their per-case values (``arrays``: aligned on the same cases, same order)."""
     methods = [
         MethodStats(label, r.detector, r.protocol, r.run_id, r.evaluation_id, len(a), float(a.mean()), r.marks)
-        for label, r, a in zip(labels, rows, arrays, strict=True)
+        for label, r, a in zip(_labels(rows), rows, arrays, strict=True)
     ]
-    pairs = compare_arrays(methods, arrays, higher, n_boot, seed, alpha)
+    pairs = compare_arrays(methods, arrays, metric_direction(metric), n_boot, seed, alpha)
     return Comparison(
         dataset=rows[0].dataset,
         manifest_hash=rows[0].manifest_hash,
         metric=metric,
-        higher_is_better=higher,
+        higher_is_better=metric_direction(metric),
         n_boot=n_boot,
         seed=seed,
         alpha=alpha,

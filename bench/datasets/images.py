@@ -7,6 +7,7 @@ mask becomes bool with the rule ``> 0``.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +20,17 @@ _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I", "I;16N"}
 
 def _open(path: Path, what: str) -> Image.Image:
     try:
-        with Image.open(path) as image:
-            image.load()
-            return image
+        with warnings.catch_warnings():
+            # Past PIL's pixel limit it only warns; twice past it, it refuses. Both are refused here.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                return image
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DatasetError(
+            f"{what} `{path}`: over PIL's decompression-bomb limit ({exc}); "
+            "raise PIL.Image.MAX_IMAGE_PIXELS only for files you trust"
+        ) from None
     except FileNotFoundError:
         raise DatasetError(f"{what} `{path}` is missing (was the tree changed after listing?)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:

@@ -16,8 +16,10 @@ only stats files; nothing is decoded.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,9 +150,13 @@ def _skip(name: str) -> bool:
 
 
 def _walk(root: Path, scan: TreeScan) -> None:
-    stack: list[tuple[str, str, _DirState]] = [(str(root), "", _DirState())]
+    """List every folder under ``root`` once, following symlinks but never around a loop."""
+    root_stat = os.stat(root)
+    stack: list[tuple[str, str, _DirState, dict[tuple[int, int], str]]] = [
+        (str(root), "", _DirState(), {(root_stat.st_dev, root_stat.st_ino): ""})
+    ]
     while stack:
-        path, rel, state = stack.pop()
+        path, rel, state, ancestors = stack.pop()
         pngs: list[tuple[str, os.stat_result]] = []
         try:
             with os.scandir(path) as it:
@@ -162,14 +168,38 @@ def _walk(root: Path, scan: TreeScan) -> None:
             if _skip(entry.name):
                 continue
             child_rel = f"{rel}/{entry.name}" if rel else entry.name
-            if entry.is_dir():
-                stack.append((entry.path, child_rel, _enter(state, entry.name, child_rel)))
-            elif entry.name.lower().endswith(".png"):
-                pngs.append((child_rel, entry.stat()))
+            is_png = entry.name.lower().endswith(".png")
+            try:
+                st = entry.stat()  # follows symlinks
+            except OSError as exc:
+                scan.problems.append(_unreachable(entry, child_rel, exc, is_png))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                key = (st.st_dev, st.st_ino)
+                if key in ancestors:
+                    back = f"`{ancestors[key]}/`" if ancestors[key] else "the dataset root"
+                    message = f"symlink loop: this folder leads back to {back}; not followed"
+                    scan.problems.append(Problem("error", child_rel, message))
+                    continue
+                child_state = _enter(state, entry.name, child_rel)
+                stack.append((entry.path, child_rel, child_state, {**ancestors, key: child_rel}))
+            elif is_png:
+                pngs.append((child_rel, st))
             elif entry.name.lower() not in QUIET_FILES:
                 scan.problems.append(Problem("warning", child_rel, "not a PNG file; ignored"))
         if pngs:
             _classify_folder(rel, state, pngs, scan)
+
+
+def _unreachable(entry: os.DirEntry, rel: str, exc: OSError, is_png: bool) -> Problem:
+    """The problem for an entry whose target cannot be reached: a broken symlink, a loop, or no permission."""
+    if exc.errno == errno.ELOOP:
+        return Problem("error", rel, "symlink loop: it resolves to itself through other links; not followed")
+    if entry.is_symlink() and isinstance(exc, FileNotFoundError):
+        target = os.readlink(entry.path)
+        severity, outcome = ("error", "") if is_png else ("warning", "; ignored")
+        return Problem(severity, rel, f"broken symlink: its target {target} does not exist{outcome}")
+    return Problem("error", rel, f"cannot read: {exc.strerror or exc}")
 
 
 def _classify_folder(rel: str, state: _DirState, pngs: list[tuple[str, os.stat_result]], scan: TreeScan) -> None:

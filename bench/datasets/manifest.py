@@ -23,6 +23,7 @@ from typing import Any
 
 from bench.datasets.layout import FileEntry
 from bench.errors import DatasetError
+from bench.hashing import sha256_file
 from bench.paths import cache_dir
 
 MANIFEST_VERSION = 1
@@ -60,11 +61,6 @@ class Manifest:
 
     def __len__(self) -> int:
         return len(self.entries)
-
-
-def _sha256_file(path: str) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def cache_file(root: Path) -> Path:
@@ -122,7 +118,7 @@ def build_manifest(root: Path, files: Iterable[FileEntry], *, use_cache: bool = 
         paths = [os.path.join(root, f.relpath) for f in todo]
         try:
             with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-                for f, digest in zip(todo, pool.map(_sha256_file, paths, chunksize=64), strict=True):
+                for f, digest in zip(todo, pool.map(sha256_file, paths, chunksize=64), strict=True):
                     digests[f.relpath] = digest
         except OSError as exc:
             raise DatasetError(

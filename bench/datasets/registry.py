@@ -2,23 +2,22 @@
 
 BMAD's three sets are registered in ``pyproject.toml`` exactly as an outside
 package registers its own: an entry point naming a :class:`DatasetSpec`.
-Each entry point loads inside its own guard; a broken one is listed with
+Discovery is :mod:`bench.registry`'s (once per process, each entry point in
+its own guard, ``MIAS_BENCH_BLOCK`` honoured); a broken one is listed with
 its error by ``mias-bench data list`` and never stops the CLI.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from pathlib import Path
 from typing import Any
 
 from bench.datasets.base import Dataset
 from bench.datasets.spec import DatasetSpec
-from bench.errors import DatasetError, PluginError, UnknownNameError
-from bench.names import suggest
+from bench.errors import DatasetError, PluginError
 from bench.paths import data_root
-from bench.plugins import PluginRecord, load_entry_points
+from bench.registry import PluginRecord, Registry
 
 DATASET_GROUP = "mias_bench.datasets"
 _NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9.]+)*$")
@@ -36,28 +35,23 @@ def check_dataset_spec(name: str, obj: Any) -> None:
         raise PluginError(f"dataset {name!r}: `opener` must be callable as opener(root) -> Dataset")
 
 
+#: The dataset plugins of this process (``bench.registry.reset()`` forgets them).
+DATASETS = Registry(DATASET_GROUP, "dataset", check_dataset_spec)
+
+
 def discover_datasets() -> list[PluginRecord]:
-    """Every dataset entry point, loaded and checked (broken ones carry their error), sorted by name."""
-    return load_entry_points(DATASET_GROUP, check_dataset_spec)
+    """Every dataset entry point, loaded and checked once per process (broken ones carry their error)."""
+    return DATASETS.records()
 
 
 def list_datasets(pattern: str = "*") -> list[str]:
     """Names of datasets that loaded cleanly, filtered by a shell-style wildcard."""
-    return [r.name for r in discover_datasets() if r.ok and fnmatch.fnmatch(r.name, pattern)]
+    return DATASETS.names(pattern)
 
 
 def get_dataset_record(name: str) -> PluginRecord:
     """The record of one dataset; an unknown name suggests close matches."""
-    records = {r.name: r for r in discover_datasets()}
-    if name not in records:
-        known = sorted(records)
-        raise UnknownNameError(
-            f"unknown dataset {name!r}{suggest(name, known)} (installed: {', '.join(known) or 'none'})"
-        )
-    record = records[name]
-    if not record.ok:
-        raise PluginError(f"dataset {name!r} is installed but broken: {record.error}")
-    return record
+    return DATASETS.get(name)
 
 
 def get_dataset_spec(name: str) -> DatasetSpec:
@@ -92,7 +86,7 @@ def dataset_listing() -> list[dict[str, Any]]:
                 "distribution": record.distribution,
                 "version": record.version,
                 "entry_point": record.target,
-                "status": "ok" if record.ok else "error",
+                "status": record.status,
                 "error": record.error,
                 **(spec.as_dict() if spec else {"modality": None, "description": "", "folders": [], "published": {}}),
             }

@@ -17,7 +17,6 @@ published file is rendered from a board, so both paths write the same bytes.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bench.errors import BenchError
+from bench.formatting import is_missing
 from bench.leaderboard import LeaderboardRow, group_key, leaderboard_rows
 from bench.metrics import MaskCounts
 from bench.store import CaseMetric, CasePrediction, Evaluation, Store
@@ -226,4 +226,4 @@ def collect_board(store: Store, name: str) -> Board:
 
 def finite(value: float | None) -> float | None:
     """``value`` with NaN as ``None`` (JSON has no NaN)."""
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+    return None if is_missing(value) else value

@@ -9,18 +9,11 @@ no longer matches), and ``verify`` says so.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
+from bench.hashing import sha256_file
+
 DIGESTS = "SHA256SUMS"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _files(folder: Path) -> list[str]:
@@ -29,7 +22,7 @@ def _files(folder: Path) -> list[str]:
 
 def write_digests(folder: Path) -> str:
     """Write ``folder/SHA256SUMS`` over every other file in it; return its text."""
-    text = "".join(f"{file_sha256(folder / name)}  {name}\n" for name in _files(folder))
+    text = "".join(f"{sha256_file(folder / name)}  {name}\n" for name in _files(folder))
     (folder / DIGESTS).write_text(text, encoding="utf-8", newline="\n")
     return text
 
@@ -53,7 +46,7 @@ def check_digests(folder: Path) -> list[tuple[str, str]]:
         path = folder / name
         if ".." in Path(name).parts or not path.is_file():
             problems.append((name, "listed in SHA256SUMS but missing"))
-        elif file_sha256(path) != expected:
+        elif sha256_file(path) != expected:
             problems.append((name, "changed since publish: its SHA-256 differs from SHA256SUMS"))
     for name in _files(folder):
         if name not in listed:

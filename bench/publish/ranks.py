@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.compare import Comparison, ComparisonError, MethodStats, compare_arrays, metric_direction
+from bench.compare import Comparison, ComparisonError, compare_values
 from bench.leaderboard import seed_summaries
 from bench.publish.board import Board, Group, PublishedRow
 
@@ -51,7 +51,6 @@ def compare_group(
     """Paired statistics of ``rows`` of one group on their published per-case values of ``metric``."""
     if metric != "dice":
         raise ComparisonError(f"published rankings use per-case 'dice'; got {metric!r}")
-    higher = metric_direction(metric)
     values = [{c.case_id: c.dice for c in p.cases if c.label == 1} for p in rows]
     case_ids = sorted(values[0])
     for published, cases in zip(rows, values, strict=True):
@@ -63,32 +62,4 @@ def compare_group(
     if not case_ids:
         raise ComparisonError("the group has no anomalous test case to compare on")
     arrays = [np.array([v[c] for c in case_ids]) for v in values]
-    labels = [p.row.method for p in rows]
-    labels = [f"{m}#{p.row.run_id}" if labels.count(m) > 1 else m for m, p in zip(labels, rows, strict=True)]
-    methods = [
-        MethodStats(
-            label,
-            p.row.detector,
-            p.row.protocol,
-            p.row.run_id,
-            p.row.evaluation_id,
-            len(a),
-            float(a.mean()),
-            p.row.marks,
-        )
-        for label, p, a in zip(labels, rows, arrays, strict=True)
-    ]
-    pairs = compare_arrays(methods, arrays, higher, n_boot, seed, alpha)
-    return Comparison(
-        dataset=group.dataset,
-        manifest_hash=group.manifest_hash,
-        metric=metric,
-        higher_is_better=higher,
-        n_boot=n_boot,
-        seed=seed,
-        alpha=alpha,
-        methods=methods,
-        pairs=pairs,
-        ranks={m.evaluation_id: m.rank for m in methods},
-        letters={m.evaluation_id: m.letters for m in methods},
-    )
+    return compare_values([p.row for p in rows], arrays, metric, n_boot=n_boot, seed=seed, alpha=alpha)

@@ -95,7 +95,7 @@ def open_store(db: str | None) -> Store:
     local = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
     if local and not Path(parsed.database).is_file():
         raise PublishError(f"no store at {parsed.database}: pass --db with the database the leaderboard came from")
-    return Store(url)
+    return Store(url, readonly=True)
 
 
 def publication_folder(path: str | Path) -> Path:

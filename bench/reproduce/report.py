@@ -1,4 +1,4 @@
-"""A reproduction as tables: the paper's figures beside the measured ones, in the terminal and in files.
+"""A reproduction as tables: the paper's figures beside the measured ones, in files (the CLI draws the terminal's).
 
 Files (``OUT/<spec name>/``): ``reproduction.json`` (schema
 ``mias-bench/reproduction`` v1), ``reproduction.md`` and ``SHA256SUMS``,
@@ -11,9 +11,6 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-
-from rich.markup import escape
-from rich.table import Table
 
 from bench.formatting import json_safe, p_value, points
 from bench.publish.digests import write_digests
@@ -44,7 +41,7 @@ def _against(entry: dict) -> str:
     )
 
 
-def _lines(reproduction: Reproduction) -> dict[str, list[list[str]]]:
+def table_lines(reproduction: Reproduction) -> dict[str, list[list[str]]]:
     """Per modality, one line per method: label, protocol, marks, then published / measured / difference per metric."""
     out: dict[str, list[list[str]]] = {}
     for entry in reproduction.as_dict()["methods"]:
@@ -57,35 +54,11 @@ def _lines(reproduction: Reproduction) -> dict[str, list[list[str]]]:
     return out
 
 
-def _header(reproduction: Reproduction) -> list[str]:
+def table_header(reproduction: Reproduction) -> list[str]:
     header = ["method", "protocol", "marks"]
     for title in reproduction.spec.metrics.values():
         header += [f"{title} paper", f"{title} measured", "Δ"]
     return header + [f"DICE vs {reproduction.spec.reference} (points, 95% CI)"]
-
-
-def render_tables(reproduction: Reproduction) -> list:
-    """Rich tables, one per modality, and the notes (metrics in percent)."""
-    items: list = []
-    if reproduction.smoke:
-        items.append(f"[bold yellow]{escape(SMOKE)}[/]")
-    header = _header(reproduction)
-    for modality, lines in _lines(reproduction).items():
-        table = Table(
-            title=f"{escape(reproduction.spec.title)} · {modality} ({reproduction.spec.datasets[modality]})",
-            caption="in %; Δ = measured − paper",
-            caption_justify="left",
-        )
-        for index, name in enumerate(header):
-            table.add_column(
-                escape(name), justify="left" if index < 3 or index == len(header) - 1 else "right", overflow="fold"
-            )
-        for line in lines:
-            table.add_row(*(escape(cell) for cell in line))
-        items.append(table)
-    notes = [f"* {m.label}: {m.note}" for m in reproduction.spec.methods if m.note]
-    items += [escape(n) for n in notes + [f"source: {reproduction.spec.source}"] + reproduction.notes]
-    return items
 
 
 def markdown(reproduction: Reproduction) -> str:
@@ -99,8 +72,8 @@ def markdown(reproduction: Reproduction) -> str:
         f"{spec.reference}'s on the same test cases (paired bootstrap CI, Wilcoxon signed-rank).",
         "",
     ]
-    header = _header(reproduction)
-    for modality, lines in _lines(reproduction).items():
+    header = table_header(reproduction)
+    for modality, lines in table_lines(reproduction).items():
         out += [f"## {modality} ({spec.datasets[modality]})", ""]
         out.append("| " + " | ".join(header) + " |")
         out.append("| " + " | ".join("---" if i < 3 else "---:" for i in range(len(header))) + " |")

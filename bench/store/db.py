@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.formatting import is_missing
 from bench.paths import database_url
-from bench.store.engine import current_revision, open_engine, safe_url, upgrade_schema
+from bench.store.engine import current_revision, open_engine, require_head, safe_url, store_error, upgrade_schema
 from bench.store.models import CaseMetric, CasePrediction, Evaluation, Run, Summary
 from bench.store.owners import RunOwners, utcnow
 
@@ -29,13 +31,19 @@ class Store(RunOwners):
         url: SQLAlchemy URL or SQLite path; ``None`` uses ``MIAS_BENCH_DB``
             or ``./mias-bench.db``.
         upgrade: bring the schema to the newest revision (the CLI always does).
+        readonly: never write (for leaderboards, listings, verification): the
+            store must exist at the newest revision; works on a read-only file
+            or filesystem; any write raises :class:`StoreError`.
     """
 
-    def __init__(self, url: str | None = None, *, upgrade: bool = True):
+    def __init__(self, url: str | None = None, *, upgrade: bool = True, readonly: bool = False):
         self.url = database_url(url)
-        self.engine, self.is_sqlite = open_engine(self.url)
+        self.readonly = readonly
+        self.engine, self.is_sqlite = open_engine(self.url, readonly=readonly)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        if upgrade:
+        if readonly:
+            require_head(self.engine, self.url)
+        elif upgrade:
             self.upgrade()
 
     def _safe_url(self) -> str:
@@ -52,13 +60,22 @@ class Store(RunOwners):
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A transaction: committed on success, rolled back on any error."""
+        """A transaction: committed on success, rolled back on any error.
+
+        Raises:
+            StoreError: one line for a database failure (a full disk, a
+                read-only store, a lost server); nothing committed before is lost.
+        """
         with self._sessions() as session:
             try:
                 yield session
                 session.commit()
-            except BaseException:
-                session.rollback()
+            except BaseException as exc:
+                # A lost connection cannot roll back; the database itself then drops the transaction.
+                with suppress(OperationalError):
+                    session.rollback()
+                if isinstance(exc, OperationalError):
+                    raise store_error(exc, self.url) from None
                 raise
 
     def close(self) -> None:
@@ -158,7 +175,7 @@ class Store(RunOwners):
                 s.execute(
                     insert(Summary),
                     [
-                        {"evaluation_id": ev.id, "metric": k, "value": None if _is_nan(v) else float(v)}
+                        {"evaluation_id": ev.id, "metric": k, "value": None if is_missing(v) else float(v)}
                         for k, v in summary.items()
                     ],
                 )
@@ -198,7 +215,3 @@ def _case_columns(case: dict[str, Any]) -> dict[str, Any]:
         "pixels": counts.pixels if counts else None,
         "extras_json": json.dumps(case.get("extras", {}), sort_keys=True),
     }
-
-
-def _is_nan(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -1,6 +1,8 @@
-"""Model checkpoints: the known ones, the cache, fetching, verifying and loading.
+"""Model checkpoints: what plugins declare, the cache, fetching, verifying and loading.
 
-Nothing here imports torch at module level; only :func:`load_checkpoint` does.
+The core knows no model: every checkpoint is declared by the plugin that
+uses it (``Detector.checkpoints``) or added by a user. Nothing here imports
+torch at module level; only :func:`load_checkpoint` does.
 """
 
 from bench.weights.cache import (
@@ -13,23 +15,16 @@ from bench.weights.cache import (
     sha256_file,
     verify_checkpoints,
 )
+from bench.weights.checkpoint import Checkpoint, declaration_problems
 from bench.weights.fetch import DownloadProgress, fetch_checkpoint
 from bench.weights.ledger import LoadedFile, WeightsLedger, open_ledger, record_weights
 from bench.weights.loading import LoadedWeights, load_checkpoint
-from bench.weights.registry import (
-    KNOWN_CHECKPOINTS,
-    OFFICIAL_FOR_VARIANT,
-    Checkpoint,
-    get_checkpoint,
-    list_checkpoints,
-)
+from bench.weights.registry import declaration_conflicts, declared_checkpoints, get_checkpoint, list_checkpoints
 
 #: The ``weights`` value that builds a network with random weights (tests, smoke runs).
 RANDOM_INIT = "random-init"
 
 __all__ = [
-    "KNOWN_CHECKPOINTS",
-    "OFFICIAL_FOR_VARIANT",
     "RANDOM_INIT",
     "Checkpoint",
     "DownloadProgress",
@@ -39,6 +34,9 @@ __all__ = [
     "VerifyResult",
     "add_checkpoint",
     "checkpoint_path",
+    "declaration_conflicts",
+    "declaration_problems",
+    "declared_checkpoints",
     "fetch_checkpoint",
     "get_checkpoint",
     "installed",

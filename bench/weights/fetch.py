@@ -1,6 +1,8 @@
 """Downloading checkpoints: stream to a temporary file, resume, verify, then move into the cache.
 
-A download goes to ``<weights dir>/.downloads/<file>.part``. A second attempt
+A download goes to ``<weights dir>/.downloads/<file>.part``. A checkpoint
+whose declaration publishes no SHA-256 gets the digest of the file first
+fetched recorded, and every later load is checked against it. A second attempt
 (a retry after a dropped connection, or the same command run again later)
 asks the server for the remaining bytes with an HTTP ``Range`` header and
 appends them when the server answers ``206 Partial Content``; a server that
@@ -31,7 +33,8 @@ from bench.weights.cache import (
     record_digest,
     sha256_file,
 )
-from bench.weights.registry import Checkpoint, get_checkpoint
+from bench.weights.checkpoint import Checkpoint
+from bench.weights.registry import get_checkpoint
 
 _CHUNK = 1 << 20
 _USER_AGENT = "mias-bench-weights/1"
@@ -109,7 +112,7 @@ def fetch_checkpoint(
         part.unlink(missing_ok=True)
         raise WeightsError(f"rejected the download from {ck.url}: {exc}; the file was deleted") from None
     os.replace(part, dest)
-    record_digest(dest, digest)
+    record_digest(dest, digest, ck)  # a declaration without a digest gets this one, checked from now on
     return dest
 
 

@@ -85,7 +85,7 @@ def record_weights(path: str | Path, name: str | None = None) -> str:
     Raises:
         WeightsError: ``path`` is not a readable file.
     """
-    from bench.weights.cache import sha256_file
+    from bench.hashing import sha256_file
 
     path = Path(path)
     if not path.is_file():

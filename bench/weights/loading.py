@@ -1,8 +1,9 @@
-"""Loading a cached checkpoint: verified digest, ``torch.load(..., weights_only=True)``.
+"""Loading a cached checkpoint: verified digest, ``torch.load(..., weights_only=True)`` or safetensors.
 
 ``weights_only=True`` lets torch unpickle tensors and plain containers only,
-so a checkpoint cannot run code when it is opened. torch is imported here,
-inside the function, so listing and fetching weights never import it.
+so a checkpoint cannot run code when it is opened; a ``.safetensors`` file
+holds no code at all. torch is imported here, inside the function, so
+listing and fetching weights never import it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import WeightsError
-from bench.weights.cache import check_file, require_checkpoint, sha256_file
+from bench.hashing import sha256_file
+from bench.weights.cache import check_file, require_checkpoint
 from bench.weights.ledger import note_loaded
 
 
@@ -50,8 +52,13 @@ def load_checkpoint(name: str) -> LoadedWeights:
     digest = sha256_file(path)
     check_file(ck, path, digest)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path), device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeightsError(
             f"checkpoint {name!r} ({path}) cannot be loaded with torch.load(weights_only=True): {first}"

@@ -1,115 +1,37 @@
-"""Known checkpoints and the ones a user registered: names, files, addresses, digests.
+"""Which checkpoints exist: those installed plugins declare, and those a user registered.
 
-The four known checkpoints are the SAM releases and MedSAM, with their
-official addresses, byte sizes and full SHA-256 digests. The hex in a SAM
-file name (``sam_vit_b_01ec64.pth``) is the start of the file's **MD5**, not
-its SHA-256; both are recorded here, and fetching verifies the SHA-256.
+Declared checkpoints come from the ``checkpoints`` class attribute of every
+installed detector (so ``mias-bench weights list`` shows a plugin's weights
+as soon as it is installed); checkpoints registered with ``mias-bench
+weights add`` live in ``<weights dir>/registry.json`` beside the files,
+together with the digests this cache recorded for declared checkpoints that
+publish none, and the digest of every file it has verified (so a listing
+need not re-hash an unchanged file; loading always does).
 
-Checkpoints registered with ``mias-bench weights add`` live in
-``<weights dir>/registry.json`` beside the files, together with the digest
-of every file the cache has verified (so a load need not re-hash an
-unchanged file).
+``registry.json`` is changed under an exclusive lock and replaced
+atomically (temporary file, ``fsync``, rename): a crash or a second
+``weights add`` at the same moment never loses a registration.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import fcntl
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from bench.errors import UnknownNameError, WeightsError
 from bench.names import suggest
 from bench.paths import weights_dir
+from bench.weights.checkpoint import LOCK_FILE, REGISTRY_FILE, Checkpoint
 
-REGISTRY_FILE = "registry.json"
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """One checkpoint the cache knows by name.
-
-    Attributes:
-        name: what users type, e.g. ``sam_vit_b``.
-        file: file name inside the weights cache.
-        url: official address (``None`` for a file registered from disk).
-        size: bytes, when known.
-        sha256: full hex digest, or a hex prefix; ``None`` when unknown.
-        md5: full hex MD5 when known (informational; SAM file names carry its start).
-        variant: the ``sam_variant`` whose architecture the weights fit.
-        origin: ``"known"`` (shipped with mias-bench) or ``"added"`` (registered by a user).
-        description: one line for listings.
-    """
-
-    name: str
-    file: str
-    url: str | None = None
-    size: int | None = None
-    sha256: str | None = None
-    md5: str | None = None
-    variant: str | None = None
-    origin: str = "known"
-    description: str = ""
-
-    def matches(self, digest: str) -> bool:
-        """Whether a full SHA-256 hex digest agrees with the expected one (or its prefix)."""
-        return self.sha256 is None or digest.lower().startswith(self.sha256.lower())
-
-
-_SAM = "https://dl.fbaipublicfiles.com/segment_anything/"
-
-KNOWN_CHECKPOINTS: dict[str, Checkpoint] = {
-    ck.name: ck
-    for ck in (
-        Checkpoint(
-            name="sam_vit_b",
-            file="sam_vit_b_01ec64.pth",
-            url=_SAM + "sam_vit_b_01ec64.pth",
-            size=375_042_383,
-            sha256="ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912",
-            md5="01ec64d29a2fca3f0661936605ae66f8",
-            variant="vit_b",
-            description="Segment Anything ViT-B (Meta, Apache-2.0); MIAS-SAM's published encoder",
-        ),
-        Checkpoint(
-            name="sam_vit_l",
-            file="sam_vit_l_0b3195.pth",
-            url=_SAM + "sam_vit_l_0b3195.pth",
-            size=1_249_524_607,
-            sha256="3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622",
-            md5="0b3195507c641ddb6910d2bb5adee89c",
-            variant="vit_l",
-            description="Segment Anything ViT-L (Meta, Apache-2.0)",
-        ),
-        Checkpoint(
-            name="sam_vit_h",
-            file="sam_vit_h_4b8939.pth",
-            url=_SAM + "sam_vit_h_4b8939.pth",
-            size=2_564_550_879,
-            sha256="a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e",
-            md5="4b8939a88964f0f4ff5f5b2642c598a6",
-            variant="vit_h",
-            description="Segment Anything ViT-H (Meta, Apache-2.0)",
-        ),
-        Checkpoint(
-            name="medsam_vit_b",
-            file="medsam_vit_b.pth",
-            # The MedSAM README links a Google Drive folder; this Zenodo record
-            # holds the same file (same MD5) at an address a plain HTTP client can fetch.
-            url="https://zenodo.org/records/10689643/files/medsam_vit_b.pth",
-            size=375_049_145,
-            sha256="34b34b78c1d18cb8c6bf84cf9c00e135d6d6c965699f3c0e31ef1bc9dcb5be74",
-            md5="3bb6db55bd0c9ca30b61248bca72f8d6",
-            variant="medsam",
-            description="MedSAM ViT-B (Ma et al. 2024, fine-tuned SAM ViT-B; weights CC-BY-4.0)",
-        ),
-    )
-}
-
-#: The checkpoint each SAM variant loads when its config says ``weights: null``.
-OFFICIAL_FOR_VARIANT = {"vit_b": "sam_vit_b", "vit_l": "sam_vit_l", "vit_h": "sam_vit_h", "medsam": "medsam_vit_b"}
+_SECTIONS = ("added", "recorded", "verified")
 
 
 def registry_path() -> Path:
@@ -117,32 +39,103 @@ def registry_path() -> Path:
 
 
 def read_registry() -> dict[str, Any]:
-    """The cache's bookkeeping: ``{"added": {name: {...}}, "verified": {file: {...}}}``."""
+    """The cache's bookkeeping: ``{"added": {name: {...}}, "recorded": {name: {...}}, "verified": {file: {...}}}``."""
     path = registry_path()
     if not path.exists():
-        return {"added": {}, "verified": {}}
+        return {section: {} for section in _SECTIONS}
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise WeightsError(f"weights registry {path} is unreadable ({exc}); fix or delete it") from None
-    data.setdefault("added", {})
-    data.setdefault("verified", {})
+    if not isinstance(data, dict):
+        raise WeightsError(f"weights registry {path}: expected a JSON object, found {type(data).__name__}")
+    for section in _SECTIONS:
+        data.setdefault(section, {})
     return data
 
 
 def write_registry(data: dict[str, Any]) -> None:
-    """Write the registry atomically (temporary file, then rename)."""
+    """Replace ``registry.json`` atomically: a temporary file in the same folder, flushed to disk, renamed."""
     path = registry_path()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".registry-", suffix=".json")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
-def added_checkpoints() -> dict[str, Checkpoint]:
+@contextlib.contextmanager
+def _registry_lock() -> Iterator[None]:
+    with open(weights_dir() / LOCK_FILE, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def update_registry(change: Callable[[dict[str, Any]], None]) -> None:
+    """Read, change and write ``registry.json`` under an exclusive lock (concurrent updates all land)."""
+    with _registry_lock():
+        data = read_registry()
+        change(data)
+        write_registry(data)
+
+
+def declared_checkpoints() -> dict[str, Checkpoint]:
+    """Every checkpoint installed detectors declare, by name, with the detectors that declare it.
+
+    The same checkpoint declared by several detectors is listed once; a
+    second declaration of a name with other fields is left out (see
+    :func:`declaration_conflicts`).
+    """
+    return _collect_declarations()[0]
+
+
+def declaration_conflicts() -> list[str]:
+    """Messages for names declared differently by two detectors (the first declaration is used)."""
+    return _collect_declarations()[1]
+
+
+def _collect_declarations() -> tuple[dict[str, Checkpoint], list[str]]:
+    from bench.plugins import discover_detectors
+
+    found: dict[str, Checkpoint] = {}
+    conflicts: list[str] = []
+    for record in discover_detectors():
+        if not record.ok:
+            continue
+        for ck in getattr(record.obj, "checkpoints", ()):
+            known = found.get(ck.name)
+            if known is None:
+                found[ck.name] = dataclasses.replace(ck, origin="declared", declared_by=(record.name,))
+            elif dataclasses.replace(known, declared_by=()) == dataclasses.replace(ck, origin="declared"):
+                found[ck.name] = dataclasses.replace(known, declared_by=(*known.declared_by, record.name))
+            else:
+                conflicts.append(
+                    f"checkpoint {ck.name!r} is declared differently by {record.name} and by "
+                    f"{', '.join(known.declared_by)}; {known.declared_by[0]}'s declaration is used"
+                )
+    return found, conflicts
+
+
+def _with_recorded_digest(ck: Checkpoint, recorded: dict[str, Any]) -> Checkpoint:
+    entry = recorded.get(ck.name)
+    if ck.sha256 is not None or entry is None or entry.get("file") != ck.file:
+        return ck
+    return dataclasses.replace(ck, sha256=entry["sha256"], size=ck.size or entry.get("size"), sha256_recorded=True)
+
+
+def added_checkpoints(data: dict[str, Any] | None = None) -> dict[str, Checkpoint]:
     """Checkpoints registered from local files with ``mias-bench weights add``."""
+    data = data if data is not None else read_registry()
     out = {}
-    for name, entry in read_registry()["added"].items():
+    for name, entry in data["added"].items():
         out[name] = Checkpoint(
             name=name,
             file=entry["file"],
@@ -152,31 +145,40 @@ def added_checkpoints() -> dict[str, Checkpoint]:
             variant=entry.get("variant"),
             origin="added",
             description=f"added from {entry.get('source', '?')}",
+            sha256_recorded=True,
         )
     return out
 
 
 def list_checkpoints() -> list[Checkpoint]:
-    """Known checkpoints first, then added ones, each group sorted by name."""
-    added = added_checkpoints()
-    return [KNOWN_CHECKPOINTS[n] for n in sorted(KNOWN_CHECKPOINTS)] + [
-        added[n] for n in sorted(added) if n not in KNOWN_CHECKPOINTS
+    """Declared checkpoints first, then added ones, each group sorted by name."""
+    data = read_registry()
+    declared = declared_checkpoints()
+    added = added_checkpoints(data)
+    return [_with_recorded_digest(declared[n], data["recorded"]) for n in sorted(declared)] + [
+        added[n] for n in sorted(added) if n not in declared
     ]
 
 
 def get_checkpoint(name: str) -> Checkpoint:
-    """The checkpoint called ``name``; an unknown name suggests close matches."""
-    if name in KNOWN_CHECKPOINTS:
-        return KNOWN_CHECKPOINTS[name]
-    added = added_checkpoints()
+    """The checkpoint called ``name`` (with the digest this cache recorded, if it publishes none).
+
+    Raises:
+        UnknownNameError: no installed plugin declares it and nobody added it; close names are suggested.
+    """
+    declared = declared_checkpoints()
+    data = read_registry()
+    if name in declared:
+        return _with_recorded_digest(declared[name], data["recorded"])
+    added = added_checkpoints(data)
     if name in added:
         return added[name]
-    known = sorted({*KNOWN_CHECKPOINTS, *added})
+    known = sorted({*declared, *added})
     raise UnknownNameError(
-        f"unknown checkpoint {name!r}{suggest(name, known)} (known: {', '.join(known)}); "
+        f"unknown checkpoint {name!r}{suggest(name, known)} (known: {', '.join(known) or 'none'}); "
         f"register a local file with `mias-bench weights add PATH --name {name}`"
     )
 
 
 def as_dict(ck: Checkpoint) -> dict[str, Any]:
-    return asdict(ck)
+    return {**asdict(ck), "declared_by": list(ck.declared_by), "digest_source": ck.digest_source}

@@ -20,9 +20,12 @@ from bench.sdk import Capabilities, Case, ConfigError, Detector, DetectorConfig,
 
 class IntensityZScoreConfig(DetectorConfig):
     grid: int = Field(128, ge=8, le=1024, description="side of the common grid the statistics live on (pixels)")
-    min_std: float = Field(0.02, gt=0, description="floor on the per-pixel standard deviation (intensity units)")
-    stats_sigma: float = Field(1.0, ge=0, description="Gaussian smoothing of mean and std maps (grid pixels)")
-    map_sigma: float = Field(2.0, ge=0, description="Gaussian smoothing of each z-score map (grid pixels)")
+    # Intensities lie in [0, 1], so no std exceeds 1; a sigma beyond the largest grid blurs to a constant.
+    min_std: float = Field(
+        0.02, gt=0, le=1, description="floor on the per-pixel standard deviation (intensity units, (0, 1])"
+    )
+    stats_sigma: float = Field(1.0, ge=0, le=64, description="Gaussian smoothing of mean and std maps (grid pixels)")
+    map_sigma: float = Field(2.0, ge=0, le=64, description="Gaussian smoothing of each z-score map (grid pixels)")
 
 
 def _resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.sdk import Capabilities, Case, ConfigError, Detector, DetectorContext, Prediction, RunInfo, batched
+from bench_mias_sam.checkpoints import SAM_CHECKPOINTS
 from bench_mias_sam.config import PRESETS, RANDOM_INIT, MiasSamConfig
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ class MiasSam(Detector):
     capabilities = Capabilities(
         outputs_mask=True, needs_fit=True, modalities=("*",), needs_weights=True, uses_validation=True
     )
+    checkpoints = SAM_CHECKPOINTS
     presets = PRESETS
     description = (
         "MIAS-SAM (BMVC 2025): SAM ViT-B embeddings, a patch memory bank (exact faiss kNN), and the map's "
@@ -301,7 +303,8 @@ class MiasSam(Detector):
         means nothing either, so the offline smoke run uses the tiny
         configuration, stored and shown as random-init.
         """
-        from bench.weights import OFFICIAL_FOR_VARIANT, checkpoint_path, get_checkpoint
+        from bench.sdk import checkpoint_path, get_checkpoint
+        from bench_mias_sam.checkpoints import OFFICIAL_FOR_VARIANT
 
         if checkpoint_path(get_checkpoint(OFFICIAL_FOR_VARIANT["vit_b"])).is_file():
             return {}

@@ -24,7 +24,7 @@ from segment_anything.build_sam import sam_model_registry
 from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 
 from bench.sdk import RANDOM_INIT, ConfigError, WeightsError, get_checkpoint, load_checkpoint
-from bench.weights import OFFICIAL_FOR_VARIANT
+from bench_mias_sam.checkpoints import OFFICIAL_FOR_VARIANT
 
 #: segment_anything builder for each variant (MedSAM shares ViT-B's architecture).
 ARCHITECTURE = {"vit_b": "vit_b", "vit_l": "vit_l", "vit_h": "vit_h", "medsam": "vit_b"}

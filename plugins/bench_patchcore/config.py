@@ -8,7 +8,7 @@ pre-processor), then normalised with ``mean`` and ``std``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -16,6 +16,10 @@ from bench.sdk import DetectorConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+#: Cases are float32 in [0, 1], so a channel's mean lies in [0, 1] and its spread is at most 1.
+ChannelMean = Annotated[float, Field(ge=0, le=1)]
+ChannelStd = Annotated[float, Field(gt=0, le=1)]
 
 
 class PatchcoreConfig(DetectorConfig):
@@ -28,7 +32,7 @@ class PatchcoreConfig(DetectorConfig):
     coreset_sampling_ratio: float = Field(
         0.1, gt=0, le=1, description="fraction of training patch embeddings kept in the memory bank (k-center greedy)"
     )
-    num_neighbors: int = Field(9, ge=1, description="memory-bank neighbours used to reweight the image score")
+    num_neighbors: int = Field(9, ge=1, le=1024, description="memory-bank neighbours used to reweight the image score")
     input_size: int = Field(
         256, ge=32, le=2048, description="side of the square backbone input (pixels); 256 = no resampling at 256 px"
     )
@@ -37,15 +41,12 @@ class PatchcoreConfig(DetectorConfig):
     resize: Literal["bilinear-antialias"] = Field(
         "bilinear-antialias", description="how the case is resized to input_size (torchvision Resize, antialias)"
     )
-    mean: tuple[float, float, float] = Field(IMAGENET_MEAN, description="per-channel normalisation mean (RGB)")
-    std: tuple[float, float, float] = Field(IMAGENET_STD, description="per-channel normalisation std (RGB)")
-
-    @field_validator("std")
-    @classmethod
-    def _positive_std(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
-        if min(value) <= 0:
-            raise ValueError(f"every std must be > 0, got {value}")
-        return value
+    mean: tuple[ChannelMean, ChannelMean, ChannelMean] = Field(
+        IMAGENET_MEAN, description="per-channel normalisation mean (RGB, each in [0, 1])"
+    )
+    std: tuple[ChannelStd, ChannelStd, ChannelStd] = Field(
+        IMAGENET_STD, description="per-channel normalisation std (RGB, each in (0, 1])"
+    )
 
     @field_validator("layers")
     @classmethod

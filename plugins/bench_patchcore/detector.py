@@ -31,11 +31,16 @@ from bench.sdk import (
     Detector,
     DetectorConfig,
     DetectorContext,
+    LoadedWeights,
     Prediction,
     RunInfo,
     WeightsError,
     batched,
+    checkpoint_path,
+    load_checkpoint,
+    record_weights,
 )
+from bench_patchcore.checkpoints import BACKBONE_CHECKPOINTS
 from bench_patchcore.config import PatchcoreConfig, PatchcoreR18Config, PatchcoreWrn50Config
 from bench_patchcore.preprocess import to_backbone_input, to_case_frame
 
@@ -64,6 +69,7 @@ class PatchcoreDetector(Detector):
         super().__init__(config, context)
         self._model: Any = None
         self._source: WeightsSource | None = None
+        self._platform: str | None = None
         self._weights_sha256: str | None = None
         self._patches_collected = 0
         self._coreset_seconds = 0.0
@@ -81,21 +87,24 @@ class PatchcoreDetector(Detector):
             keep_large_allocations_off_the_heap,
             silent_coreset_progress,
         )
-        from bench_patchcore.weights import check_backbone, locate_weights, require_weights, sha256_file
+        from bench_patchcore.weights import check_backbone, locate_weights, require_weights
 
         cfg = self.cfg
-        PatchcoreModel = import_patchcore_model()  # noqa: N806
+        # Config and weights are checked before anomalib (the slow import) is loaded, so they fail at once.
         check_backbone(self.name, cfg.backbone)
         _check_layers(self.name, cfg.backbone, cfg.layers)
-        source = None
+        source = platform = None
         if cfg.pretrained:
-            source = locate_weights(cfg.backbone)
-            require_weights(self.name, source)
+            platform = self._platform_weights()
+            if platform is None:
+                source = locate_weights(cfg.backbone)
+                require_weights(self.name, source)
+        PatchcoreModel = import_patchcore_model()  # noqa: N806
         device = torch.device(self.context.device)
 
         self._model = None
         with _seeded(self.context.seed, device), torch.no_grad():
-            model = self._build(PatchcoreModel, source).to(device).train()
+            model = self._build(PatchcoreModel, source, platform).to(device).train()
             cases = 0
             for batch in batched(normal_cases, self.context.batch_size):
                 model(to_backbone_input([c.image for c in batch], cfg, device))
@@ -120,15 +129,45 @@ class PatchcoreDetector(Detector):
         if source is not None:
             self._source = locate_weights(cfg.backbone)  # after a download, the file is now cached
             cached = self._source.cached_file
-            self._weights_sha256 = sha256_file(cached) if cached is not None else None
+            # The platform hashes the file itself and records it as this run's weights.
+            self._weights_sha256 = record_weights(cached, self._weights_name()) if cached is not None else None
+        elif platform is not None:
+            self._platform = platform.name
+            self._weights_sha256 = platform.sha256
         log.info(
             "%s: memory bank %s from %d patches of %d cases", self.name, tuple(model.memory_bank.shape), patches, cases
         )
 
-    def _build(self, model_cls: type, source: WeightsSource | None) -> Any:
+    def _platform_weights(self) -> LoadedWeights | None:
+        """The backbone's declared checkpoint from the platform's cache (digest checked), or ``None``."""
+        declared = BACKBONE_CHECKPOINTS.get(self.cfg.backbone)
+        if declared is None or not checkpoint_path(declared).is_file():
+            return None
+        return load_checkpoint(declared.name)
+
+    def _weights_name(self) -> str:
+        declared = BACKBONE_CHECKPOINTS.get(self.cfg.backbone)
+        if declared is not None:
+            return declared.name
+        return self._source.location if self._source is not None else self.cfg.backbone
+
+    def _build(self, model_cls: type, source: WeightsSource | None, platform: LoadedWeights | None = None) -> Any:
         from bench_patchcore.weights import how_to_get, hub_offline
 
         cfg = self.cfg
+        if platform is not None:
+            model = model_cls(
+                layers=list(cfg.layers), backbone=cfg.backbone, pre_trained=False, num_neighbors=cfg.num_neighbors
+            )
+            backbone = model.feature_extractor.feature_extractor
+            # The feature extractor drops the classifier and later stages; every parameter it keeps must load.
+            missing = backbone.load_state_dict(platform.state_dict, strict=False).missing_keys
+            if missing:
+                raise WeightsError(
+                    f"{self.name}: checkpoint {platform.name!r} ({platform.path}) lacks {len(missing)} parameters "
+                    f"of backbone {cfg.backbone!r}, e.g. {missing[0]!r}"
+                )
+            return model
         offline = hub_offline() if source is not None and source.cached_file is not None else contextlib.nullcontext()
         try:
             with offline:
@@ -164,10 +203,12 @@ class PatchcoreDetector(Detector):
 
     @classmethod
     def offline_overrides(cls) -> dict[str, Any] | None:
-        """ImageNet weights when timm's cache holds them, else a random-init backbone (marked as such)."""
-        from bench.sdk import WeightsError
+        """ImageNet weights when the platform's or timm's cache holds them, else a random-init backbone (marked)."""
         from bench_patchcore.weights import locate_weights
 
+        declared = BACKBONE_CHECKPOINTS.get(cls.Config().backbone)
+        if declared is not None and checkpoint_path(declared).is_file():
+            return {}
         try:
             source = locate_weights(cls.Config().backbone)
         except WeightsError:
@@ -186,7 +227,9 @@ class PatchcoreDetector(Detector):
                 patches_collected=self._patches_collected,
                 coreset_seconds=round(self._coreset_seconds, 3),
             )
-        if cfg.pretrained:
+        if cfg.pretrained and self._platform is not None:
+            notes["weights_source"] = f"mias-bench weights cache: {self._platform}"
+        elif cfg.pretrained:
             notes["weights_source"] = self._source.location if self._source else None
             notes["weights_file"] = str(self._source.cached_file) if self._source and self._source.cached_file else None
         return RunInfo(
@@ -202,6 +245,7 @@ class PatchcoreWrn50(PatchcoreDetector):
 
     name = "patchcore-wrn50"
     Config = PatchcoreWrn50Config
+    checkpoints = (BACKBONE_CHECKPOINTS["wide_resnet50_2"],)
     description = "PatchCore (anomalib) on wide_resnet50_2 layers 2+3; anomaly map and score, no mask."
 
 
@@ -210,6 +254,7 @@ class PatchcoreR18(PatchcoreDetector):
 
     name = "patchcore-r18"
     Config = PatchcoreR18Config
+    checkpoints = (BACKBONE_CHECKPOINTS["resnet18"],)
     description = "PatchCore (anomalib) on resnet18 layers 2+3; anomaly map and score, no mask."
 
 

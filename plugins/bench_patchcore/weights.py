@@ -1,12 +1,17 @@
-"""Where timm keeps a backbone's ImageNet weights, and failing fast without them.
+"""Where a backbone's ImageNet weights are, and failing fast without them.
 
-timm fetches pretrained weights at model construction, from the Hugging Face
-hub (``hf-hub``) or, for some models, a plain URL cached under torch hub's
-folder. This module answers, without any network call, whether the file
-timm would load is already cached. When it is, construction runs with the
-hub switched offline, so a cached file is used as is (no update check that
-could wait on a dead network). When it is not, the hub must be online and
-reachable within a few seconds, else a :class:`~bench.errors.WeightsError`
+Two caches can hold them. The platform's weights cache holds a backbone's
+declared checkpoint (:mod:`bench_patchcore.checkpoints`) after ``mias-bench
+weights fetch`` or ``weights add``; it is loaded through
+:func:`bench.sdk.load_checkpoint`, which checks its digest. Otherwise timm
+loads the weights at model construction from its own cache: the Hugging
+Face hub's (``hf-hub``) or, for some models, torch hub's folder (``url``).
+This module answers, without any network call and through timm's public
+``get_pretrained_cfg`` only, whether the file timm would load is cached.
+When it is, construction runs with the hub switched offline, so the cached
+file is used as is, and the file is reported to the platform with
+:func:`bench.sdk.record_weights`. When it is not, the hub must be online and
+reachable within a few seconds, else a :class:`~bench.sdk.WeightsError`
 names the backbone and how to get its weights.
 
 timm, torch and huggingface_hub are imported inside functions: the plugin
@@ -16,7 +21,6 @@ listing must not import them.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import socket
 import threading
@@ -72,40 +76,41 @@ def check_backbone(detector: str, backbone: str) -> None:
     raise ConfigError(f"{detector}: backbone {backbone!r} is not a timm model{suggest(backbone, timm.list_models())}")
 
 
+#: The file names timm tries in a hub repository, in its order: safetensors first, then the pickle.
+HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
 def locate_weights(backbone: str) -> WeightsSource:
     """Resolve where timm would load ``backbone``'s pretrained weights from, and whether they are cached.
 
-    Makes no network call and creates no folder.
+    Follows timm's default resolution from its public pretrained config: the
+    hub repository when one is given (huggingface_hub is installed), else the
+    plain URL. Makes no network call and creates no folder.
     """
     from timm.models import get_pretrained_cfg
-    from timm.models._builder import _resolve_pretrained_source
 
     cfg = get_pretrained_cfg(backbone)
-    kind, location = _resolve_pretrained_source(cfg.to_dict()) if cfg is not None else ("", "")
-    if not location:
-        raise WeightsError(f"timm has no pretrained weights for backbone {backbone!r}; set pretrained=false")
-    if kind == "hf-hub":
-        return _locate_hf(backbone, location)
-    if kind == "url":
+    hub_id = cfg.hf_hub_id if cfg is not None else None
+    url = cfg.url if cfg is not None else None
+    if hub_id:
+        return _locate_hf(backbone, hub_id, cfg.hf_hub_filename)
+    if url:
         import torch
 
         cache = Path(torch.hub.get_dir()) / "checkpoints"
-        path = cache / Path(urlparse(location).path).name
-        return WeightsSource(backbone, "url", location, cache, path if path.is_file() else None)
-    raise WeightsError(f"backbone {backbone!r}: timm resolves its weights from {kind!r}, expected 'hf-hub' or 'url'")
+        path = cache / Path(urlparse(url).path).name
+        return WeightsSource(backbone, "url", url, cache, path if path.is_file() else None)
+    raise WeightsError(f"timm has no pretrained weights for backbone {backbone!r}; set pretrained=false")
 
 
-def _locate_hf(backbone: str, location: str | tuple[str, str]) -> WeightsSource:
+def _locate_hf(backbone: str, repo: str, filename: str | None) -> WeightsSource:
     from huggingface_hub import constants, try_to_load_from_cache
-    from timm.models._hub import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME, hf_split
 
-    repo, filename = location if isinstance(location, tuple) else (location, None)
-    repo_id, revision = hf_split(repo)
-    # timm's order: a safetensors file first, then the pickled one.
-    names = [filename] if filename else [HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME]
+    repo_id, _, revision = repo.partition("@")  # the hub's "repo@revision" spelling
+    names = [filename] if filename else list(HUB_WEIGHT_FILES)
     cached = None
     for name in names:
-        hit = try_to_load_from_cache(repo_id, name, revision=revision)
+        hit = try_to_load_from_cache(repo_id, name, revision=revision or None)
         if isinstance(hit, str):
             cached = Path(hit)
             break
@@ -113,9 +118,13 @@ def _locate_hf(backbone: str, location: str | tuple[str, str]) -> WeightsSource:
 
 
 def how_to_get(source: WeightsSource) -> str:
-    """One sentence on how to put the weights in the cache."""
+    """One sentence on how to put the weights in a cache."""
+    from bench_patchcore.checkpoints import BACKBONE_CHECKPOINTS
+
+    declared = BACKBONE_CHECKPOINTS.get(source.backbone)
+    fetch = f"`mias-bench weights fetch {declared.name}`, or " if declared is not None else ""
     return (
-        f'Run once with network access (e.g. `python -c "import timm; '
+        f'Install them with {fetch}run once with network access (e.g. `python -c "import timm; '
         f"timm.create_model('{source.backbone}', pretrained=True)\"`) to cache them under {source.cache}, "
         "or set pretrained=false for a random-init backbone (recorded as random-init)"
     )
@@ -180,11 +189,3 @@ def hub_offline() -> Iterator[None]:
         yield
     finally:
         constants.HF_HUB_OFFLINE = before
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -48,7 +48,7 @@ def test_list_keys_take_commas_as_items_and_json_values_are_one_value(detectors)
     assert combos["patchcore-r18"] == [['layers=["layer2", "layer3"]']]
     assert combos["mias-sam"] == [['mask_index="best"']]
     assert json.loads(combos["patchcore-r18"][0][0].split("=", 1)[1]) == ["layer2", "layer3"]
-    with pytest.raises(ConfigError, match="not a finite number"):
+    with pytest.raises(ConfigError, match="grid must be a finite number"):
         expand_overrides(detectors, ["grid=1,NaN"])
 
 

@@ -13,6 +13,7 @@ import types
 import numpy as np
 
 from bench import Capabilities, Detector, DetectorConfig, Prediction
+from bench.sdk import Checkpoint
 from bench_intensity_zscore import IntensityZScore
 
 
@@ -234,3 +235,10 @@ class InterruptsItself(IntensityZScore):
 
     def predict(self, cases):
         raise KeyboardInterrupt
+
+
+class BadCheckpoints(NanMaps):
+    """Declares a checkpoint whose file would replace the weights cache's own bookkeeping."""
+
+    name = "bad-checkpoints"
+    checkpoints = (Checkpoint(name="sneaky", file="registry.json"),)

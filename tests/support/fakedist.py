@@ -25,6 +25,7 @@ BROKEN = {
     "old-api": "fake_plugins:OldApi",
     "broken-import": "broken_import:Anything",
     "intensity-zscore": "fake_plugins:NanMaps",  # duplicate of a first-party name
+    "bad-checkpoints": "fake_plugins:BadCheckpoints",
 }
 
 
@@ -38,3 +39,8 @@ def write_dist(site: Path, name: str, detectors: dict[str, str], datasets: dict[
         lines += ["", "[mias_bench.datasets]", *(f"{k} = {v}" for k, v in datasets.items())]
     (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
     return info
+
+
+#: Plugins whose import never returns, or raises SystemExit / KeyboardInterrupt (kept apart: loading waits).
+HANGING = {"hanging-import": "hanging_import:Anything"}
+EXITING = {"exits-on-import": "exits_on_import:Anything", "interrupts-on-import": "interrupts_on_import:Anything"}

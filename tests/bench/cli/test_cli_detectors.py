@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -55,7 +54,7 @@ def test_detectors_list_json_shows_outside_and_broken_plugins_and_exits_0(exampl
     assert proc.returncode == 0, proc.stderr
     rows = {(r["name"], r["distribution"]): r for r in json.loads(proc.stdout)}
     example = rows[("local-contrast", "mias-bench-example-plugin")]
-    assert example["status"] == "ok" and example["version"] == "0.2.0"
+    assert example["status"] == "ok" and example["version"] == "0.3.0"
     assert rows[("intensity-zscore", "mias-bench")]["status"] == "ok"
     assert "a_dependency_that_is_not_installed" in rows[("broken-import", "broken-plugins")]["error"]
     assert "duplicate name" in rows[("intensity-zscore", "broken-plugins")]["error"]
@@ -63,18 +62,53 @@ def test_detectors_list_json_shows_outside_and_broken_plugins_and_exits_0(exampl
     assert table.returncode == 0 and "local-contrast" in table.stdout and "broken-import" in table.stdout
 
 
-def test_detectors_list_is_fast_and_imports_no_heavy_library():
-    code = (
-        "import sys, time; t=time.perf_counter(); from bench.cli.app import run_cli; run_cli(['detectors','list']);"
-        "heavy=[m for m in ('torch','anomalib','faiss','segment_anything','sklearn') if m in sys.modules];"
-        "print(heavy, time.perf_counter()-t, file=sys.stderr)"
+GAIN_RUN = """
+import sys, numpy as np, torch
+from bench.contract import Case
+from bench.weights import WeightsLedger, add_checkpoint, open_ledger
+from mias_bench_example import LocalContrast
+torch.save({"gain": torch.tensor(2.5)}, sys.argv[1])
+add_checkpoint(sys.argv[1], "local-contrast-gain")
+case = Case(id="a", image=np.random.default_rng(0).random((32, 32), dtype=np.float32), modality="brain", split="test")
+plain = LocalContrast().predict([case])[0].anomaly_map
+ledger = WeightsLedger()
+with open_ledger(ledger):
+    scaled = LocalContrast(LocalContrast.Config(gain=True)).predict([case])[0].anomaly_map
+assert np.allclose(scaled, 2.5 * plain, rtol=1e-6), "the gain was not applied"
+assert [f.name for f in ledger.files] == ["local-contrast-gain"], ledger.files
+print("ok")
+"""
+
+
+def test_the_outside_plugins_own_checkpoint_is_listed_and_used(example_site, tmp_path):
+    env = {"PYTHONPATH": os.pathsep.join([str(example_site), str(SUPPORT)])}
+    listing = _cli(["weights", "list", "--json"], env)
+    assert listing.returncode == 0, listing.stderr
+    rows = {r["name"]: r for r in json.loads(listing.stdout)}
+    gain = rows["local-contrast-gain"]
+    assert gain["declared_by"] == ["local-contrast"] and gain["licence"] == "CC0-1.0"
+    assert gain["digest_source"] == "unknown" and gain["installed"] is False
+    assert rows["sam_vit_b"]["declared_by"] == ["mias-sam"]  # first-party declarations beside it
+    run = subprocess.run(
+        [sys.executable, "-c", GAIN_RUN, str(tmp_path / "gain.pth")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=300,
     )
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    elapsed = time.perf_counter() - start
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
+
+
+def test_detectors_list_imports_no_heavy_library():
+    # What keeps the listing fast; its time is measured in benchmarks/bench_cli_startup.py.
+    code = (
+        "import sys; from bench.cli.app import run_cli; run_cli(['detectors','list']);"
+        "heavy=[m for m in ('torch','anomalib','faiss','segment_anything','sklearn') if m in sys.modules];"
+        "print(heavy, file=sys.stderr)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.startswith("[]"), proc.stderr
-    assert elapsed < 10  # the figure to quote comes from the benchmark; this only catches a heavy import
 
 
 def test_detectors_info_shows_schema_and_unknown_names_get_suggestions(capsys):

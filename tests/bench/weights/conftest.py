@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from fakedist import write_dist
 
 from bench.weights import Checkpoint
 
@@ -79,3 +80,18 @@ def served_checkpoint(server):
         sha256=hashlib.sha256(state.payload).hexdigest(),
         variant="vit_b",
     )
+
+
+@pytest.fixture
+def declare(tmp_path, monkeypatch):
+    """``declare(*checkpoints)``: an installed detector (``nan-maps``, a fake distribution) declares them."""
+    import fake_plugins
+
+    site = tmp_path / "declaring-site"
+    write_dist(site, "declaring-plugins", {"nan-maps": "fake_plugins:NanMaps"})
+    monkeypatch.syspath_prepend(str(site))
+
+    def declare(*checkpoints: Checkpoint) -> None:
+        monkeypatch.setattr(fake_plugins.NanMaps, "checkpoints", tuple(checkpoints))
+
+    return declare

@@ -8,17 +8,18 @@ import pytest
 
 from bench.cli.app import run_cli
 from bench.paths import weights_dir
-from bench.weights import KNOWN_CHECKPOINTS
+from bench.weights import declared_checkpoints
 
 
-def test_list_json_shows_known_checkpoints_and_what_is_installed(capsys, tmp_path):
+def test_list_json_shows_declared_checkpoints_and_what_is_installed(capsys, tmp_path):
     (tmp_path / "a.pth").write_bytes(b"abc")
     assert run_cli(["weights", "add", str(tmp_path / "a.pth"), "--name", "mine"]) == 0
     capsys.readouterr()
     assert run_cli(["weights", "list", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
-    assert set(KNOWN_CHECKPOINTS) <= set(rows)
+    assert set(declared_checkpoints()) <= set(rows)
     assert rows["sam_vit_b"]["installed"] is False and rows["sam_vit_b"]["size"] == 375_042_383
+    assert rows["sam_vit_b"]["declared_by"] == ["mias-sam"] and rows["sam_vit_b"]["licence"] == "Apache-2.0"
     assert rows["mine"]["installed"] is True and rows["mine"]["origin"] == "added"
 
 
@@ -27,19 +28,18 @@ def test_list_table_goes_to_stdout(capsys):
     assert "sam_vit_b_01ec64.pth" in capsys.readouterr().out
 
 
-def test_fetch_draws_progress_on_stderr_and_installs(server, served_checkpoint, capsys, monkeypatch):
-    monkeypatch.setitem(KNOWN_CHECKPOINTS, "served", served_checkpoint)
+def test_fetch_draws_progress_on_stderr_and_installs(server, served_checkpoint, declare, capsys):
+    declare(served_checkpoint)
     assert run_cli(["weights", "fetch", "served"]) == 0
     captured = capsys.readouterr()
     assert captured.out == "" and "installed served" in captured.err
     assert (weights_dir() / "served_ckpt.bin").read_bytes() == server[0].payload
 
 
-def test_a_failed_fetch_is_one_red_line_and_exit_1(served_checkpoint, capsys, monkeypatch):
+def test_a_failed_fetch_is_one_red_line_and_exit_1(served_checkpoint, declare, capsys):
     import dataclasses
 
-    bad = dataclasses.replace(served_checkpoint, sha256="f" * 64)
-    monkeypatch.setitem(KNOWN_CHECKPOINTS, "served", bad)
+    declare(dataclasses.replace(served_checkpoint, sha256="f" * 64))
     assert run_cli(["weights", "fetch", "served"]) == 1
     assert "error:" in capsys.readouterr().err
 

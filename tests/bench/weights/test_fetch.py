@@ -14,7 +14,8 @@ from bench.weights import fetch_checkpoint
 
 def _leftovers() -> list[str]:
     root = weights_dir()
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name != "registry.json")
+    bookkeeping = ("registry.json", "registry.lock")
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name not in bookkeeping)
 
 
 class Recorder:

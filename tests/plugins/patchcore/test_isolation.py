@@ -1,4 +1,4 @@
-"""In a fresh process with fresh home folders: what PatchCore writes, and how fast it fails offline.
+"""In a fresh process with fresh home folders: what PatchCore writes, and that it fails offline before loading anomalib.
 
 Each test runs a short script in a child process whose HOME, HF_HOME,
 TORCH_HOME, XDG cache, TMPDIR and working directory are empty folders under
@@ -24,21 +24,25 @@ import json, sys, time
 from pathlib import Path
 from planted import planted_cases
 from bench.contract import DetectorContext
+from bench.weights import WeightsLedger, open_ledger
 from bench_patchcore import PatchcoreR18
 
 cases = planted_cases(n_train=4, n_valid=0, n_test=4, size=64, seed=0)
 work = Path(sys.argv[1])
 detector = PatchcoreR18(PatchcoreR18.Config(pretrained=True, input_size=64), DetectorContext(work_dir=work))
-detector.fit([c for c in cases if c.split == "train"])
+ledger = WeightsLedger()
+with open_ledger(ledger):
+    detector.fit([c for c in cases if c.split == "train"])
 preds = detector.predict([c for c in cases if c.split == "test"])
 w = detector._model.feature_extractor.feature_extractor.conv1.weight.detach()
 info = detector.run_info()
 print(json.dumps({"shapes": [list(p.anomaly_map.shape) for p in preds], "conv1_sum": float(w.double().sum()),
-                  "weights": info.weights, "sha256": info.weights_sha256}))
+                  "weights": info.weights, "sha256": info.weights_sha256,
+                  "ledger": [[f.name, f.sha256] for f in ledger.files]}))
 """
 
 FAIL_OFFLINE = """
-import json, time
+import json, sys
 from planted import planted_cases
 from bench.errors import WeightsError
 from bench_patchcore import PatchcoreR18, PatchcoreWrn50
@@ -46,12 +50,12 @@ from bench_patchcore import PatchcoreR18, PatchcoreWrn50
 train = [c for c in planted_cases(n_train=2, n_valid=0, n_test=0, size=32)]
 out = {}
 for cls in (PatchcoreR18, PatchcoreWrn50):
-    start = time.perf_counter()
     try:
         cls().fit(train)
         out[cls.name] = {"error": None}
     except WeightsError as exc:
-        out[cls.name] = {"error": str(exc), "seconds": time.perf_counter() - start}
+        # Failing before the slow anomalib import is what makes the failure fast.
+        out[cls.name] = {"error": str(exc), "anomalib_imported": "anomalib" in sys.modules}
 print(json.dumps(out))
 """
 
@@ -124,6 +128,8 @@ def test_cached_weights_are_used_offline_and_nothing_is_written_outside_the_work
     assert out["conv1_sum"] == pytest.approx(conv1_sum, rel=1e-9)  # the cached file, not a download
     assert out["weights"] == "imagenet:resnet18"
     assert out["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    # reported to the platform, which hashed the file itself
+    assert out["ledger"] == [["resnet18.a1_in1k", out["sha256"]]]
     after = {name: _files(folder) for name, folder in folders.items()}
     for name in ("home", "hf", "torch", "xdg", "cwd", "tmp"):
         assert after[name] == before[name], f"{name} gained files: {set(after[name]) - set(before[name])}"
@@ -137,7 +143,7 @@ def test_pretrained_without_cached_weights_fails_fast_offline_naming_the_backbon
     for name, backbone in (("patchcore-r18", "resnet18"), ("patchcore-wrn50", "wide_resnet50_2")):
         result = out[name]
         assert result["error"] is not None, f"{name} fitted without weights"
-        assert result["seconds"] < 15
+        assert result["anomalib_imported"] is False
         message = result["error"]
         assert f"backbone {backbone!r}" in message and "HF_HUB_OFFLINE" in message
         assert "network access" in message and "pretrained=false" in message
@@ -151,5 +157,5 @@ def test_an_unreachable_hub_fails_fast_when_not_marked_offline(tmp_path):
     env, folders = _fresh_env(tmp_path, HF_HUB_OFFLINE="0", HF_ENDPOINT="http://127.0.0.1:9")
     out = _run(FAIL_OFFLINE, env, folders["cwd"])
     for name in ("patchcore-r18", "patchcore-wrn50"):
-        assert out[name]["error"] is not None and out[name]["seconds"] < 15
-        assert "127.0.0.1:9 cannot be reached" in out[name]["error"]
+        assert out[name]["error"] is not None and out[name]["anomalib_imported"] is False
+        assert "127.0.0.1:9 cannot be reached within 3 s" in out[name]["error"]

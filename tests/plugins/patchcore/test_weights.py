@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 
 import pytest
 from huggingface_hub import constants
@@ -41,11 +40,12 @@ def test_a_cached_pickle_is_found_when_there_is_no_safetensors(empty_hub_cache):
 
 def test_offline_hub_without_cache_raises_at_once(empty_hub_cache, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    attempts = []
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: attempts.append(a) or None)
     source = weights.locate_weights("resnet18")
-    start = time.perf_counter()
     with pytest.raises(WeightsError, match=r"backbone 'resnet18' \(timm/resnet18.a1_in1k\) are not in .*hub"):
         weights.require_weights("patchcore-r18", source)
-    assert time.perf_counter() - start < 1
+    assert attempts == []  # offline means no connection is even tried
 
 
 def test_a_stuck_connection_is_given_up_after_the_probe_timeout(monkeypatch):
@@ -56,10 +56,11 @@ def test_a_stuck_connection_is_given_up_after_the_probe_timeout(monkeypatch):
         raise OSError("connection never opened")  # what a real stuck connect ends in
 
     monkeypatch.setattr(socket, "create_connection", stuck)
-    start = time.perf_counter()
     try:
         assert weights._reachable("hub.invalid", 443, timeout=0.3) is False
-        assert time.perf_counter() - start < 2
+        # It returned while the connection attempt was still stuck: the probe was abandoned, not awaited.
+        assert not release.is_set()
+        assert any(t.is_alive() and t.daemon for t in threading.enumerate() if t is not threading.current_thread())
     finally:
         release.set()  # let the abandoned probe thread end now, not in another test
 

@@ -4,26 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fakedist import GOOD, write_dist
 from planted import planted_dataset
 
 from bench.errors import ConfigError, ThresholdError
 from bench.leaderboard import leaderboard_rows
 from bench.runner import RunFailed, RunRequest, execute
 from bench.store import Store
-
-
-@pytest.fixture
-def store(tmp_path):
-    return Store(str(tmp_path / "runs.db"))
-
-
-@pytest.fixture
-def fake_site(tmp_path, monkeypatch):
-    site = tmp_path / "site"
-    write_dist(site, "fake-plugins", GOOD)
-    monkeypatch.syspath_prepend(str(site))
-    return site
 
 
 def test_intensity_zscore_finds_the_planted_lesion(store):
