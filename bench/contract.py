@@ -174,6 +174,12 @@ class Capabilities:
         needs_weights: whether a pretrained checkpoint is normally required.
         uses_validation: whether :meth:`Detector.calibrate` reads the
             validation split (e.g. to normalise maps).
+        gpu: whether a run is meant for a CUDA device; a grid asks its
+            scheduler for one GPU per run when the device is ``auto`` and the
+            cluster has GPUs (``--device cuda`` always asks).
+        cpus: CPU cores one run keeps busy, what a grid reserves per run.
+        memory_gib: peak host memory of one run in GiB, what a grid reserves
+            per run (0: not declared, nothing reserved).
     """
 
     outputs_mask: bool
@@ -181,6 +187,9 @@ class Capabilities:
     modalities: tuple[str, ...] = ("*",)
     needs_weights: bool = False
     uses_validation: bool = False
+    gpu: bool = False
+    cpus: float = 1.0
+    memory_gib: float = 0.0
 
     def supports(self, modality: str) -> bool:
         return "*" in self.modalities or modality in self.modalities
@@ -192,6 +201,9 @@ class Capabilities:
             "modalities": list(self.modalities),
             "needs_weights": self.needs_weights,
             "uses_validation": self.uses_validation,
+            "gpu": self.gpu,
+            "cpus": self.cpus,
+            "memory_gib": self.memory_gib,
         }
 
 

@@ -1,7 +1,9 @@
 """Where mias-bench keeps its database, caches and weights.
 
 Each location has an environment variable that overrides it, so tests and
-shared installations can point them elsewhere.
+shared installations can point them elsewhere. The prediction cache may also
+be a URL (``s3://bucket/prefix`` or anything fsspec reads), so workers on
+several machines write predictions where ``publish`` and ``verify`` read them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,21 @@ def cache_dir() -> Path:
     path = Path(value).expanduser() if value else Path(user_cache_dir("mias-bench"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def predictions_root(explicit: str | Path | None = None) -> str:
+    """Where runs' predictions are cached: ``explicit`` (``--cache``), else ``MIAS_BENCH_PREDICTIONS``,
+    else ``<cache root>/runs``.
+
+    A URL with a scheme (``s3://bucket/prefix``, ``file:///srv/preds``, any fsspec protocol) is returned
+    as given, without a trailing slash; a plain path is made absolute.
+    """
+    value = str(explicit or os.environ.get("MIAS_BENCH_PREDICTIONS") or "")
+    if not value:
+        return str(cache_dir() / "runs")
+    if "://" in value:
+        return value.rstrip("/")
+    return str(Path(value).expanduser().resolve())
 
 
 def weights_dir() -> Path:

@@ -8,6 +8,9 @@ import pytest
 
 import bench.registry
 
+# Session servers started on 127.0.0.1 by the tests that need them: PostgreSQL and an S3-compatible store.
+pytest_plugins = ("postgres_server", "s3_server")
+
 # Nothing in the suite may wait on a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 import typer
 from rich.markup import escape
 
-from bench.cli import compare, data, demo, detectors, leaderboard, publish, reproduce, run, runs, weights
+from bench.cli import compare, data, demo, detectors, grid, leaderboard, publish, reproduce, run, runs, weights
 from bench.cli.output import err
 from bench.errors import BenchError
 
@@ -76,6 +76,7 @@ app.command("compare")(compare.compare_command)
 app.command("publish")(publish.publish_command)
 app.command("verify")(publish.verify_command)
 app.command("reproduce")(reproduce.reproduce_command)
+app.command("grid")(grid.grid_command)
 
 
 app.add_typer(data.app, name="data", **_GROUP)

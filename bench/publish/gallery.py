@@ -2,7 +2,9 @@
 
 Images come from the run's dataset (its stored ``data_location``, checked
 against the group's manifest) put into the run's evaluation frame; masks
-are rebuilt from the run's prediction cache: the detector's own mask under
+are rebuilt from the run's prediction cache (the configured one: a local
+folder or a URL such as ``s3://bucket/prefix``, see
+:func:`bench.paths.predictions_root`): the detector's own mask under
 protocol ``mask``, else ``anomaly_map >= threshold``. Each rebuilt mask is
 checked against the stored per-case DICE. Whatever cannot be rebuilt here
 (no data, no cache, a cache that no longer matches) is left out with a note;
@@ -28,7 +30,7 @@ from bench.datasets.registry import open_dataset
 from bench.errors import BenchError
 from bench.frame import get_frame
 from bench.metrics import dice
-from bench.prediction_cache import PredictionCache, run_folder
+from bench.prediction_cache import PredictionCache
 from bench.publish.board import GalleryCase, GalleryImage, Group, GroupGallery, PublishedRow
 from bench.store import Run, Store
 from bench.thresholds import apply_threshold
@@ -159,17 +161,30 @@ def build_gallery(
     return gallery
 
 
+def _cached(cache: PredictionCache, case_id: str) -> bool:
+    try:
+        return cache.has(case_id)
+    except Exception:  # an unreachable remote cache: the case is left out, the publish goes on
+        return False
+
+
 def _draw_row(published, run, gallery, framed, out, folder, size) -> None:
     label = f"{published.row.method} (run {published.row.run_id})"
-    if run is None or not (run_folder(run.run_key) / "predictions").is_dir():
+    try:
+        # The configured cache: a local folder or a URL (s3://...) that workers elsewhere wrote to.
+        cache = PredictionCache(run.run_key) if run is not None else None
+        found = cache is not None and cache.exists()
+    except (BenchError, OSError) as exc:
+        gallery.notes.append(f"{label}: the prediction cache cannot be read ({exc}); its masks are left out.")
+        return
+    if not found:
         gallery.notes.append(f"{label}: no cached predictions on this machine; its masks are left out.")
         return
     gallery.frames[published.row_id] = run.frame
-    cache = PredictionCache(run.run_key)
     stored = {c.case_id: c.dice for c in published.cases}
     for index, shown in enumerate(gallery.cases):
         case = framed.get((shown.case_id, run.frame))
-        if case is None or not cache.has(shown.case_id):
+        if case is None or not _cached(cache, shown.case_id):
             gallery.notes.append(f"{label}: no cached prediction of {shown.case_id}; left out.")
             continue
         try:

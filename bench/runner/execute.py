@@ -150,7 +150,7 @@ def _claim(store: Store, plan: RunPlan, owner: Owner, wait_s: float, reporter: R
     deadline = time.monotonic() + max(0.0, wait_s)
     told = False
     while True:
-        claim = store.claim_run(plan.columns(), owner)
+        claim = store.claim_run(plan.columns(), owner, plan.request.stale_after_s)
         if claim.run is not None:
             return claim.run
         assert claim.holder is not None

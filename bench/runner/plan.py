@@ -19,6 +19,7 @@ from bench.errors import ConfigError, ThresholdError
 from bench.frame import Frame, get_frame
 from bench.plugins import PluginRecord, get_detector_record, resolve_config
 from bench.provenance import PLATFORM, Provenance, git_commit, module_commit, package_versions, resolve_device
+from bench.store.owners import STALE_AFTER_S
 from bench.thresholds import ThresholdProtocol, parse_protocols
 
 
@@ -34,6 +35,10 @@ class RunRequest:
             that is refused with both versions named).
         wait_s: how long to wait for another process executing the same run
             (0: report who holds it and stop).
+        predictions: where the run's predictions are cached (a folder or an
+            fsspec URL); ``None``: :func:`bench.paths.predictions_root`.
+        stale_after_s: a claim whose heartbeat is older than this may be taken
+            over (a grid shortens it so a retried run resumes promptly).
     """
 
     detector: str
@@ -47,6 +52,8 @@ class RunRequest:
     batch_size: int = 8
     allow_new_code: bool = False
     wait_s: float = 0.0
+    predictions: str | None = None
+    stale_after_s: float = STALE_AFTER_S
 
 
 @dataclass

@@ -73,7 +73,7 @@ class Execution:
         )
         self.name = plan.name
         self.guard = HookGuard(self.name)
-        self.cache = PredictionCache(plan.key)
+        self.cache = PredictionCache(plan.key, plan.request.predictions)
         self.detector: Detector | None = None
         self.work_dir = None
         self.position = {ref.id: i for i, ref in enumerate(plan.test_refs)}
