@@ -13,13 +13,13 @@ from bench.datasets.manifest import cache_file
 
 def _count_hashing(monkeypatch) -> list[str]:
     hashed: list[str] = []
-    original = manifest_mod._sha256_file
+    original = manifest_mod.sha256_file
 
     def counting(path):
         hashed.append(path)
         return original(path)
 
-    monkeypatch.setattr(manifest_mod, "_sha256_file", counting)
+    monkeypatch.setattr(manifest_mod, "sha256_file", counting)
     return hashed
 
 
