@@ -42,6 +42,9 @@ def test_each_detector_is_listed_with_its_capabilities(capsys):
             "modalities": ["*"],
             "needs_weights": True,
             "uses_validation": False,
+            "gpu": False,
+            "cpus": 1.0,
+            "memory_gib": 0.0,
         }
         assert get_detector(name) is cls
     described = rows["supersimplenet"]["description"]

@@ -30,6 +30,9 @@ def test_listed_with_its_capabilities_and_described(capsys):
         "modalities": ["*"],
         "needs_weights": True,
         "uses_validation": False,
+        "gpu": False,
+        "cpus": 1.0,
+        "memory_gib": 0.0,
     }
     assert run_cli(["detectors", "info", "recontrast"]) == 0
     printed = capsys.readouterr().out
