@@ -47,8 +47,8 @@ class FusedAttention(Attention):
             out = self._with_relative_positions(q, k, v, height, width)
         else:
             out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
-        out = out.view(batch, self.num_heads, height, width, -1).permute(0, 2, 3, 1, 4).reshape(batch, height, width, -1)
-        return self.proj(out)
+        out = out.view(batch, self.num_heads, height, width, -1).permute(0, 2, 3, 1, 4)
+        return self.proj(out.reshape(batch, height, width, -1))
 
     def _with_relative_positions(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, height: int, width: int
