@@ -17,7 +17,9 @@ Safe under concurrent runs without locks:
 - eviction is least recently used by modification time (a hit touches
   its file), removes the oldest entries until the total is under 90 % of
   the limit, and tolerates files vanishing under it (another process
-  evicting or replacing them).
+  evicting or replacing them); each process rescans the folder after it
+  has written 5 % of the limit, so the others' writes are counted too and
+  the cache overshoots its limit by at most about 5 % per writing process.
 
 The location and limit are not config keys (they change no result, so they
 must not change a run's identity): ``MIAS_SAM_EMBEDDING_CACHE`` (a folder, or
@@ -46,6 +48,8 @@ DEFAULT_LIMIT_GIB = 20.0
 OFF_VALUES = {"off", "0", "none", "false", "no"}
 #: Eviction stops when the total is at or below this fraction of the limit, so it does not run on every write.
 LOW_WATER = 0.9
+#: Other processes write too: this process rescans the folder after writing this fraction of the limit.
+RESCAN_FRACTION = 0.05
 #: A temporary file older than this (seconds) was left by a writer that died; eviction removes it.
 STALE_TMP_SECONDS = 3600.0
 TMP_MARK = ".tmp-"
@@ -77,6 +81,7 @@ class DiskCache:
         self.limit_bytes = int(limit_bytes)
         self.stats = CacheStats()
         self._estimate: int | None = None  # bytes under root, from the last scan plus this process's writes
+        self._since_scan = 0  # bytes this process wrote since its last scan
 
     def path(self, namespace: str, key: str) -> Path:
         """Where the entry ``key`` of ``namespace`` lives (whether or not it exists)."""
@@ -126,12 +131,15 @@ class DiskCache:
             tmp.unlink(missing_ok=True)
             raise
         self.stats.writes += 1
-        if self._estimate is None:
-            self._estimate = self._scan()[0]
-        else:
+        self._since_scan += size
+        if self._estimate is not None:
             self._estimate += size
-        if self._estimate > self.limit_bytes:
-            self.evict()
+        if (
+            self._estimate is None
+            or self._estimate > self.limit_bytes
+            or self._since_scan > RESCAN_FRACTION * self.limit_bytes
+        ):
+            self.evict()  # scans, and removes entries only when over the limit
 
     def _scan(self) -> tuple[int, list[tuple[float, int, Path]]]:
         """Total bytes and (mtime, size, path) of every entry; stale temporary files are removed."""
@@ -171,7 +179,7 @@ class DiskCache:
                 except FileNotFoundError:
                     continue  # another process removed it first
                 removed += size
-        self._estimate = total - removed
+        self._estimate, self._since_scan = total - removed, 0
         self.stats.evicted_bytes += removed
         return removed
 

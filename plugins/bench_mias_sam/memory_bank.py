@@ -205,6 +205,7 @@ class MemoryBank:
             index = faiss.IndexIVFScalarQuantizer(
                 quantizer, d, opts.ivf_lists, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_L2
             )
+            index.by_residual = False  # store the vectors themselves in float16, as a flat float16 bank does
         else:
             index = faiss.IndexIVFFlat(quantizer, d, opts.ivf_lists, faiss.METRIC_L2)
         index.cp.min_points_per_centroid = 1
@@ -307,11 +308,13 @@ class MemoryBank:
             self.finish()
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         out = np.empty((len(queries), k), dtype=np.float32)
+        short = 0
         for start in range(0, len(queries), SEARCH_CHUNK):
-            distances, _ = self.index.search(queries[start : start + SEARCH_CHUNK], k)
+            distances, labels = self.index.search(queries[start : start + SEARCH_CHUNK], k)
             out[start : start + SEARCH_CHUNK] = distances
-        if not np.isfinite(out).all():
-            short = int((~np.isfinite(out)).any(axis=1).sum())
+            if labels is not None:  # faiss marks a missing neighbour with label -1 (distance FLT_MAX)
+                short += int((labels < 0).any(axis=1).sum())
+        if short:
             raise ConfigError(
                 f"the memory bank found fewer than k={k} neighbours for {short} of {len(out)} patches with "
                 f"ivf_probe={self.options.ivf_probe}; raise ivf_probe (or lower ivf_lists)"

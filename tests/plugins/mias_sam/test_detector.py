@@ -270,3 +270,25 @@ def test_a_cached_embedding_is_only_used_for_the_same_pixels(tmp_path, cases, mo
     assert len(probe.encoded) == before + 1
     detector.predict(normal)  # the cached one: not encoded
     assert len(probe.encoded) == before + 1
+
+
+@pytest.mark.parametrize(
+    ("options", "bytes_per_image"),
+    [
+        ({"bank_dtype": "float16"}, 1024 * 1024 * 2),
+        ({"bank_coreset": "greedy", "bank_coreset_ratio": 0.1}, 102 * 1024 * 4),
+        ({"bank_coreset": "random", "bank_coreset_ratio": 0.1, "bank_dtype": "float16"}, 102 * 1024 * 2),
+        ({"bank_index": "ivf-pq", "ivf_lists": 8, "ivf_probe": 8, "pq_subquantizers": 16, "pq_bits": 4}, None),
+    ],
+)
+def test_every_bank_option_runs_end_to_end_and_reports_its_bytes(tmp_path, cases, options, bytes_per_image):
+    detector, probe = _detector(tmp_path, normalization="per-image", **options)
+    predictions = _run(detector, cases)
+    assert all(p.mask is not None for p in predictions)
+    notes = detector.run_info().notes
+    n_train = len(cases["train"])
+    if bytes_per_image is None:  # ivf-pq: 16 x 4-bit codes + an 8-byte id per patch, centroids and codebooks
+        bytes_per_image = 1024 * (8 + 8) + (8 * 1024 * 4 + 16 * 1024 * 4) // n_train
+    assert notes["bank_bytes_per_train_image"] == bytes_per_image
+    assert notes["bank"]["index"] == options.get("bank_index", "flat")
+    assert len(probe.encoded) == n_train + len(cases["test"])
