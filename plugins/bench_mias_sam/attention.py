@@ -13,8 +13,8 @@ The bias is segment-anything's decomposed relative-position term
 key ``j`` at (row ``kh``, column ``kw``), ``q_i . R_h[h, kh] + q_i . R_w[w, kw]``,
 with the *unscaled* query, as the original adds it after scaling. It is
 passed as the attention mask; to bound its size it is built for a block of
-query rows at a time (at most :data:`MASK_BYTES` per call), which changes no
-value: every query row's softmax is over all keys either way.
+query rows at a time (at most :func:`mask_bytes` per call: 64 MiB on CPU,
+1 GiB on CUDA), which changes no value: every query row's softmax is over all keys either way.
 
 The swap is done on a built network by changing each ``Attention`` module's
 class (:func:`use_fused_attention`); parameters, state-dict keys and
@@ -30,7 +30,14 @@ import torch.nn.functional as F
 from segment_anything.modeling.image_encoder import Attention, get_rel_pos
 
 #: Largest relative-position mask built for one fused-attention call (bytes); more query rows are split.
+#: On CUDA the kernels are launched per block, so blocks are larger there.
 MASK_BYTES = 64 << 20
+CUDA_MASK_BYTES = 1 << 30
+
+
+def mask_bytes(device: torch.device | str) -> int:
+    """The mask budget of one fused-attention call on ``device``."""
+    return CUDA_MASK_BYTES if torch.device(device).type == "cuda" else MASK_BYTES
 
 
 class FusedAttention(Attention):
@@ -61,7 +68,7 @@ class FusedAttention(Attention):
         rel_h = torch.einsum("bnhwc,hkc->bnhwk", grid_q, rel_h_table)  # B x heads x H x W x H(keys)
         rel_w = torch.einsum("bnhwc,wkc->bnhwk", grid_q, rel_w_table)  # B x heads x H x W x W(keys)
         row_bytes = batch * heads * width * tokens * q.element_size()
-        rows = max(1, min(height, MASK_BYTES // max(row_bytes, 1)))
+        rows = max(1, min(height, mask_bytes(q.device) // max(row_bytes, 1)))
         blocks = []
         for top in range(0, height, rows):
             bottom = min(height, top + rows)

@@ -26,7 +26,7 @@ import torch
 from segment_anything.modeling import Sam
 from segment_anything.utils.transforms import ResizeLongestSide
 
-from bench_mias_sam.attention import MASK_BYTES, use_fused_attention, use_reference_attention
+from bench_mias_sam.attention import mask_bytes, use_fused_attention, use_reference_attention
 
 #: Python, torch and allocator overhead kept free of the CPU budget (bytes).
 RUNTIME_BYTES = 512 << 20
@@ -96,7 +96,7 @@ def choose_batch(
     if kind == "cuda":
         free, _ = torch.cuda.mem_get_info(torch.device(device))
         budget = int(free * CUDA_FREE_FRACTION)
-        spare = budget - MASK_BYTES
+        spare = budget - mask_bytes(device)
         source = f"{CUDA_FREE_FRACTION:.0%} of free CUDA memory"
     else:
         budget = int(memory_gib * 2**30)
@@ -104,7 +104,7 @@ def choose_batch(
         if available is not None:
             budget = min(budget, available // 2)
         weights = sum(p.numel() * p.element_size() for p in sam.parameters())
-        spare = budget - weights - MASK_BYTES - RUNTIME_BYTES
+        spare = budget - weights - mask_bytes(device) - RUNTIME_BYTES
         source = f"encoder_memory_gib={memory_gib:g}" + (" and available memory" if available is not None else "")
     size = int(min(MAX_BATCH[kind], max(1, math.floor(spare / per_image))))
     return BatchChoice(size, source, budget, per_image)

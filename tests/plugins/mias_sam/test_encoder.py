@@ -10,7 +10,7 @@ import torch
 from segment_anything import SamPredictor
 
 from bench_mias_sam import encoder as encoder_module
-from bench_mias_sam.attention import MASK_BYTES
+from bench_mias_sam.attention import CUDA_MASK_BYTES, MASK_BYTES
 from bench_mias_sam.encoder import MAX_BATCH, RUNTIME_BYTES, SamEncoder, activation_bytes, choose_batch
 
 GIB = 2**30
@@ -62,8 +62,8 @@ def test_a_cuda_batch_fits_the_free_device_memory(tiny_sam, monkeypatch):
     choice = choose_batch(tiny_sam, device="cuda", attention="fused", dtype=torch.bfloat16, fixed=None, memory_gib=4)
     per_image = activation_bytes(tiny_sam, "fused", torch.bfloat16)
     assert choice.budget_bytes == int(2 * GIB * 0.85)
-    assert MASK_BYTES + choice.size * per_image <= choice.budget_bytes
-    assert choice.size == MAX_BATCH["cuda"] or MASK_BYTES + (choice.size + 1) * per_image > choice.budget_bytes
+    assert CUDA_MASK_BYTES + choice.size * per_image <= choice.budget_bytes
+    assert choice.size == MAX_BATCH["cuda"] or CUDA_MASK_BYTES + (choice.size + 1) * per_image > choice.budget_bytes
 
 
 def test_images_go_through_in_batches_and_match_sam_predictor(tiny_sam, cases):
