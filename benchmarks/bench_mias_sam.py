@@ -70,13 +70,13 @@ def synthetic(root: Path, modality: str, **sizes):
     from bench.datasets.synth import generate_modality
     from bench.demo import DEMO_DATASETS
     from bench.frame import get_frame
-    from bench.runner import FramedCases
 
     if not (root / modality).exists():
         generate_modality(root, modality, seed=0, **sizes)
     dataset = open_dataset(DEMO_DATASETS[modality], root / modality)
     frame = get_frame("paper-256")
-    return dataset, {split: list(FramedCases(dataset.cases(split), frame)) for split in ("train", "valid", "test")}
+    splits = ("train", "valid", "test")
+    return dataset, {split: [frame.apply(ref.load()) for ref in dataset.cases(split)] for split in splits}
 
 
 def bank_rows(root: Path, modality: str) -> list[dict]:
