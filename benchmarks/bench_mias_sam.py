@@ -15,12 +15,14 @@ Four measurements, each a sub-command (``all`` runs every one):
             segment-anything's attention and with the fused one, alternated in one
             process; the outputs compared (embeddings, maps, masks); achieved
             GFLOP/s (FLOPs counted by torch's FlopCounterMode) against this CPU's
-            float32 peak; peak RSS of each at batch 1, in child processes.
+            float32 peak; peak RSS of each at batch 1, in child processes; and
+            the fused encoder's seconds per image at batch 1 and at batch 4.
 ``run``     One ViT-B run at the defaults (child process): per-stage seconds per
             image (encode, search, map, decode), encodes per image, the encoder
             batch chosen from memory, peak RSS (target: at most 4 GiB).
-``sweep``   Through the runner on the synthetic brain set: one run without the
-            cache, then a 3 x 3 sweep of post-encoder settings (k x gamma) with it.
+``sweep``   ``mias-bench run`` on the synthetic brain set: one run without the
+            cache, then one command sweeping 3 x 3 post-encoder settings
+            (``--set mias-sam.k=1,3,5 --set mias-sam.gamma=3,5,7``) with it.
 
     python benchmarks/bench_mias_sam.py all
     python benchmarks/bench_mias_sam.py banks --modalities brain --json
@@ -209,7 +211,7 @@ def encoder_report(images: int) -> dict:
             block.attn.rel_pos_h.normal_(0, 0.02, generator=generator)
             block.attn.rel_pos_w.normal_(0, 0.02, generator=generator)
     with tempfile.TemporaryDirectory() as tmp:
-        _, cases = synthetic(Path(tmp), "brain", n_train=1, n_valid=0, n_test=2 * images)
+        _, cases = synthetic(Path(tmp), "brain", n_train=1, n_valid=2, n_test=2 * images)
     pictures = [model_image(c.image, 256)[0] for c in cases["train"] + cases["test"]][: images + 1]
     seconds = {"reference": [], "fused": []}
     embeddings = {"reference": [], "fused": []}
@@ -220,6 +222,15 @@ def encoder_report(images: int) -> dict:
             embeddings[kernel].append(encoder([picture]))
             seconds[kernel].append(time.perf_counter() - start)
     outputs = {kernel: _maps_and_masks(sam, embeddings[kernel], pictures) for kernel in ("reference", "fused")}
+    # CPU throughput by batch: four images one at a time, then the same four in one call, twice
+    batched_s = {1: [], 4: []}
+    four = (pictures * 4)[:4]
+    for _ in range(2):
+        for batch in (1, 4):
+            encoder = SamEncoder(sam, device="cpu", attention="fused", batch=batch)
+            start = time.perf_counter()
+            encoder(four)
+            batched_s[batch].append((time.perf_counter() - start) / 4)
     (ref_e, ref_m, ref_k, ref_l), (new_e, new_m, new_k, _) = outputs["reference"], outputs["fused"]
     changed = ref_k != new_k
     flops = encoder_flops("vit_b")
@@ -245,6 +256,7 @@ def encoder_report(images: int) -> dict:
         "cpu_peak_gflops": peak,
         "cpu_peak_how": how,
         "peak_rss_batch1": {c["kernel"]: c["peak_rss"] for c in children},
+        "fused_s_per_image_by_batch": {str(b): float(np.median(v)) for b, v in batched_s.items()},
     }
 
 
@@ -276,31 +288,41 @@ def run_child_measure(variant: str, n_train: int, n_test: int) -> dict:
 
 
 def sweep_report(root: Path, variant: str, sizes: dict) -> dict:
-    """One run without the cache, then a 3 x 3 sweep (k x gamma) with it, through the runner."""
-    from bench.runner import RunRequest, execute
-    from bench.store import Store
+    """``mias-bench run`` once without the cache, then once with a 3 x 3 sweep (k x gamma) and the cache.
 
-    dataset, _ = synthetic(root / "data", "brain", **sizes)
-    base = [f"sam_variant={variant}", "weights=random-init"]
+    Each is one CLI process, as a user runs it (the sweep is one command: one run per combination).
+    """
+    synthetic(root / "data", "brain", **sizes)
+    base = [
+        sys.executable,
+        "-m",
+        "bench",
+        "run",
+        "mias-sam",
+        "-d",
+        "bmad-brain",
+        "--data-root",
+        str(root / "data" / "brain"),
+    ]
+    base += ["--device", "cpu", "--set", f"sam_variant={variant}", "--set", "weights=random-init"]
+    sweep = ["--set", "mias-sam.k=1,3,5", "--set", "mias-sam.gamma=3,5,7"]
 
-    def timed(overrides: list[str], cache: str, db: Path) -> float:
-        os.environ["MIAS_SAM_EMBEDDING_CACHE"] = cache
+    def timed(extra: list[str], cache: str, db: Path) -> float:
+        env = {**os.environ, "MIAS_SAM_EMBEDDING_CACHE": cache, "MIAS_BENCH_DB": str(db)}
+        env["MIAS_BENCH_CACHE"] = str(root / "bench-cache")  # the runner's prediction cache, private
         start = time.perf_counter()
-        execute(RunRequest("mias-sam", dataset, overrides=base + overrides, device="cpu"), Store(str(db)))
+        subprocess.run(base + extra, env=env, check=True, capture_output=True, text=True)
         return time.perf_counter() - start
 
-    os.environ["MIAS_BENCH_CACHE"] = str(root / "bench-cache")  # the runner's prediction cache, private
-    import faiss  # noqa: F401  (imports are paid before the clock starts)
-
-    import bench_mias_sam.pipeline  # noqa: F401
-
-    one = timed([], "off", root / "one.db")
-    runs = {}
-    for k in (1, 3, 5):
-        for gamma in (3, 5, 7):
-            runs[f"k={k} gamma={gamma}"] = timed([f"k={k}", f"gamma={gamma}"], str(root / "emb"), root / "sweep.db")
-    total = sum(runs.values())
-    return {"variant": variant, "one_run_s": one, "sweep_s": total, "ratio": total / one, "runs_s": runs}
+    shutil.rmtree(root / "emb", ignore_errors=True)
+    one = timed([], "off", root / f"one-{time.time_ns()}.db")
+    swept = timed(sweep, str(root / "emb"), root / f"sweep-{time.time_ns()}.db")
+    return {
+        "variant": variant,
+        "one_run_s": one,
+        "sweep_9_runs_s": swept,
+        "ratio": swept / one,
+    }
 
 
 def run_child(args: list[str]) -> dict:
