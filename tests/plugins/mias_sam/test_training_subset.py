@@ -5,16 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.contract import DetectorContext
+from bench.contract import DetectorContext, LabelledCase
 from bench.errors import ConfigError
 from bench.plugins import resolve_config
 from bench_mias_sam import MiasSam
 from bench_mias_sam.training_subset import draw_training_subset
-
-try:  # the contract that seals test truth: a dataset's cases are LabelledCase
-    from bench.contract import LabelledCase as DatasetCase
-except ImportError:  # before it: Case carried the truth
-    from bench.contract import Case as DatasetCase
 
 # SAM's pixel normalisation of the red channel (Sam.pixel_mean / pixel_std)
 RED_MEAN, RED_STD = 123.675, 58.395
@@ -41,10 +36,8 @@ def test_draws_cover_the_training_set_evenly():
 
 def _flat_cases(n: int) -> list:
     """Training cases whose grey level is their index: the encoder's input tells which case it was."""
-    return [
-        DatasetCase(f"train/good/{i:03d}", np.full((64, 64), (20 + 3 * i) / 255, np.float32), None, "brain", "train", 0)
-        for i in range(n)
-    ]
+    grey = [np.full((64, 64), (20 + 3 * i) / 255, np.float32) for i in range(n)]
+    return [LabelledCase(f"train/good/{i:03d}", grey[i], None, "brain", "train", 0) for i in range(n)]
 
 
 def _fit(n_train: int, seed: int = 0, preset: str = "paper") -> tuple[MiasSam, list[int]]:
@@ -81,7 +74,7 @@ def test_the_same_seed_gives_the_same_bank_and_another_seed_another_draw(monkeyp
     other, seen_other = _fit(20, seed=6)
     assert seen == seen_again and seen != seen_other
     np.testing.assert_array_equal(first.pipeline.bank.vectors(), again.pipeline.bank.vectors())
-    probe = [DatasetCase("test/x", np.full((64, 64), 0.5, np.float32), None, "brain", "test", 0)]
+    probe = [LabelledCase("test/x", np.full((64, 64), 0.5, np.float32), None, "brain", "test", 0)]
     same = [d.pipeline.scores(*_keyed(d, probe)) for d in (first, again)]
     np.testing.assert_array_equal(same[0], same[1])
 
