@@ -1,20 +1,32 @@
-"""Stage timings and memory of the ``mias-sam`` detector, on generated images and random weights.
+"""Cost and quality of the ``mias-sam`` detector on generated data and random weights; prints figures.
 
-For each SAM variant (the tiny test network, and the real ViT-B at 1024 by
-default) this fits the detector on a few generated training slices and
-predicts a few test slices, then prints per image: encoder time, scoring
-time (patch features, kNN search, map), decoder time (prompt, decode,
-upscale), memory-bank bytes per training image, peak memory, and how many
-times each image went through the encoder (1 here; the published code
-encodes every test image twice).
+Four measurements, each a sub-command (``all`` runs every one):
 
-Each variant runs in its own child process, so peak memory is its own.
-Weights are random (``weights=random-init``): timings and memory do not
-depend on the values.
+``banks``   Per memory-bank option, on the synthetic sets (the tiny SAM, whose
+            patch features have the published shape): bytes per training image,
+            search seconds per image, agreement of the anomaly maps with the exact
+            bank's (Pearson r over every test pixel; largest absolute difference
+            after min-max scaling by the exact maps' range), how far the prompt
+            point moves (pixels, mean over test images), and the DICE of the
+            reported masks minus the exact bank's, in points. Encodes are shared
+            by all options through the embedding cache.
+``encoder`` ViT-B with random weights (relative positions drawn at random too, so
+            the bias path is exercised): encoder seconds per image with
+            segment-anything's attention and with the fused one, alternated in one
+            process; the outputs compared (embeddings, maps, masks); achieved
+            GFLOP/s (FLOPs counted by torch's FlopCounterMode) against this CPU's
+            float32 peak; peak RSS of each at batch 1, in child processes; and
+            the fused encoder's seconds per image at batch 1 and at batch 4.
+``run``     One ViT-B run at the defaults (child process): per-stage seconds per
+            image (encode, search, map, decode), encodes per image, the encoder
+            batch chosen from memory, peak RSS (target: at most 4 GiB).
+``sweep``   ``mias-bench run`` on the synthetic brain set: one run without the
+            cache, then one command sweeping 3 x 3 post-encoder settings
+            (``--set mias-sam.k=1,3,5 --set mias-sam.gamma=3,5,7``) with it.
 
-    python benchmarks/bench_mias_sam.py                         # tiny and vit_b on the CPU
-    python benchmarks/bench_mias_sam.py --variants tiny --train 16 --test 8
-    python benchmarks/bench_mias_sam.py --device cuda --variants vit_b,vit_h --train 8 --test 8 --json
+    python benchmarks/bench_mias_sam.py all
+    python benchmarks/bench_mias_sam.py banks --modalities brain --json
+    python benchmarks/bench_mias_sam.py encoder --images 3
 """
 
 from __future__ import annotations
@@ -23,6 +35,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,135 +47,364 @@ import numpy as np
 # This file shares its name with the plugin package: keep its own folder off the import path.
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-DEFAULT_COUNTS = {"tiny": (8, 4), "vit_b": (1, 1), "vit_l": (1, 1), "vit_h": (1, 1), "medsam": (1, 1)}
+BANK_OPTIONS = {
+    "exact": {},
+    "float16": {"bank_dtype": "float16"},
+    "random-10%": {"bank_coreset": "random", "bank_coreset_ratio": 0.1},
+    "greedy-10%": {"bank_coreset": "greedy", "bank_coreset_ratio": 0.1},
+    "greedy-10%-f16": {"bank_coreset": "greedy", "bank_coreset_ratio": 0.1, "bank_dtype": "float16"},
+    "greedy-19%-f16": {"bank_coreset": "greedy", "bank_coreset_ratio": 0.19, "bank_dtype": "float16"},
+    "ivf": {"bank_index": "ivf", "ivf_lists": 256, "ivf_probe": 16},
+    "ivf-pq-128": {"bank_index": "ivf-pq", "ivf_lists": 256, "ivf_probe": 16, "pq_subquantizers": 128},
+    "ivf-pq-64": {"bank_index": "ivf-pq", "ivf_lists": 256, "ivf_probe": 16, "pq_subquantizers": 64},
+}
+TINY = {"sam_variant": "tiny", "weights": "random-init"}
+MIB = 2**20
 
 
-def generated_cases(seed: int, split: str, n: int, anomalous: bool):
-    from bench.contract import LabelledCase
+def peak_rss() -> int:
+    """This process's peak resident set (bytes): VmHWM, which a child does not inherit across exec.
 
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:256, :256]
-    out = []
-    for i in range(n):
-        image = 0.35 + 0.1 * np.sin(xx / 9.0 + i) * np.cos(yy / 13.0) + rng.normal(0, 0.03, (256, 256))
-        mask = None
-        if anomalous and i % 2:
-            cy, cx = rng.integers(64, 192, 2)
-            mask = (yy - cy) ** 2 + (xx - cx) ** 2 < 24**2
-            image[mask] = 0.95
-        image = (np.rint(np.clip(image, 0, 1) * 255) / 255).astype(np.float32)
-        out.append(LabelledCase(f"{split}/{i:03d}", image, mask, "brain", split, int(mask is not None)))
-    return out
+    (``getrusage``'s ru_maxrss does carry the parent's peak over ``execve`` on Linux.)
+    """
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
-def measure(variant: str, n_train: int, n_test: int, device: str, batch_size: int) -> dict:
-    """Fit and predict once; return the figures for one variant (run in a child process)."""
+def synthetic(root: Path, modality: str, **sizes):
+    """The synthetic ``modality`` set under ``root`` (written once), as framed cases per split."""
+    from bench.datasets.registry import open_dataset
+    from bench.datasets.synth import generate_modality
+    from bench.demo import DEMO_DATASETS
+    from bench.frame import get_frame
+
+    if not (root / modality).exists():
+        generate_modality(root, modality, seed=0, **sizes)
+    dataset = open_dataset(DEMO_DATASETS[modality], root / modality)
+    frame = get_frame("paper-256")
+    splits = ("train", "valid", "test")
+    return dataset, {split: [frame.apply(ref.load()) for ref in dataset.cases(split)] for split in splits}
+
+
+def bank_rows(root: Path, modality: str) -> list[dict]:
+    """Every bank option on one synthetic set (tiny SAM, validation normalisation), compared with the exact bank."""
+    from bench.contract import DetectorContext
+    from bench.metrics import dice
+    from bench_mias_sam import MiasSam, MiasSamConfig
+    from bench_mias_sam.prompt import centre_of_gravity
+
+    _, cases = synthetic(root / "data", modality)
+    train = [c for c in cases["train"] if c.label == 0]
+    anomalous = [i for i, c in enumerate(cases["test"]) if c.label == 1]
+    os.environ["MIAS_SAM_EMBEDDING_CACHE"] = str(root / "cache")
+    rows, exact = [], None
+    for name, options in BANK_OPTIONS.items():
+        shutil.rmtree(root / "cache" / "knn", ignore_errors=True)  # searches are measured; encodes are shared
+        detector = MiasSam(MiasSamConfig(**TINY, **options), DetectorContext(device="cpu", seed=0, batch_size=8))
+        detector.fit(train)
+        detector.calibrate(cases["valid"])
+        predictions = detector.predict(cases["test"])
+        maps = np.stack([p.anomaly_map for p in predictions]).astype(np.float64)
+        dices = [dice(predictions[i].mask, cases["test"][i].truth()) for i in anomalous]
+        notes = detector.run_info().notes
+        scale = notes["norm_max"] - notes["norm_min"]
+        points = np.array([centre_of_gravity((m - notes["norm_min"]) / scale, 5.0) for m in maps])
+        if exact is None:
+            exact = (maps, float(np.mean(dices)), maps.min(), maps.max(), points)
+        lo, hi = exact[2], exact[3]
+        shift = np.hypot(*(points - exact[4]).T)
+        rows.append(
+            {
+                "modality": modality,
+                "option": name,
+                "bytes_per_train_image": notes["bank_bytes_per_train_image"],
+                "search_s_per_image": notes["search_s_per_image"],
+                "pearson_r": float(np.corrcoef(maps.ravel(), exact[0].ravel())[0, 1]),
+                "max_abs_diff_normalised": float(np.abs((maps - exact[0]) / (hi - lo)).max()),
+                "prompt_shift_px_mean": float(shift.mean()),
+                "prompt_shift_px_max": float(shift.max()),
+                "dice": float(np.mean(dices)),
+                "dice_diff_points": 100 * (float(np.mean(dices)) - exact[1]),
+            }
+        )
+        print(f"  {modality} {name}: {rows[-1]}", file=sys.stderr, flush=True)
+    return rows
+
+
+def cpu_peak_gflops() -> tuple[float, str]:
+    """float32 peak of this machine's cores: cores x FMA units x lanes x 2 FLOP x clock (assumptions stated)."""
+    flags, mhz, model = set(), 0.0, "unknown CPU"
+    with open("/proc/cpuinfo") as handle:
+        for line in handle:
+            key, _, value = line.partition(":")
+            if key.strip() == "flags":
+                flags = set(value.split())
+            elif key.strip() == "cpu MHz":
+                mhz = max(mhz, float(value))
+            elif key.strip() == "model name":
+                model = value.strip()
+    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    units = 2  # two FMA pipes per core (Zen 2-4, most Xeons); one on some AVX-512 parts
+    cores = len(os.sched_getaffinity(0))
+    peak = cores * units * lanes * 2 * mhz / 1000
+    isa = "AVX-512" if lanes == 16 else "AVX2+FMA" if lanes == 8 else "SSE"
+    return peak, f"{model}: {cores} cores x {units} FMA units x {lanes} fp32 lanes ({isa}) x 2 x {mhz / 1000:.2f} GHz"
+
+
+def encoder_flops(variant: str) -> float:
+    """FLOPs of one image through the encoder (FlopCounterMode on the meta device: no compute)."""
+    import torch
+    from segment_anything.build_sam import sam_model_registry
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        sam = sam_model_registry[variant](checkpoint=None)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        sam.image_encoder(torch.empty(1, 3, sam.image_encoder.img_size, sam.image_encoder.img_size, device="meta"))
+    return float(counter.get_total_flops())
+
+
+def encoder_child(kernel: str) -> dict:
+    """One ViT-B image at batch 1 with ``kernel`` attention: seconds and this process's peak RSS."""
+    from bench_mias_sam.encoder import SamEncoder
+    from bench_mias_sam.sam_models import load_sam
+
+    sam = load_sam("vit_b", "random-init", seed=0, device="cpu").model
+    image = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    encoder = SamEncoder(sam, device="cpu", attention=kernel, batch=1)
+    start = time.perf_counter()
+    encoder([image])
+    return {"kernel": kernel, "seconds": time.perf_counter() - start, "peak_rss": peak_rss()}
+
+
+def _maps_and_masks(sam, embeddings: list, pictures: list) -> tuple:
+    """Bank from the first embedding; maps, masks and SAM's upscaled logits of the others (gamma 5)."""
     import torch
 
-    from bench.contract import DetectorContext
-    from bench_mias_sam import MiasSam, MiasSamConfig
+    from bench_mias_sam.encoder import SamEncoder
+    from bench_mias_sam.pipeline import MiasSamPipeline
 
-    train = generated_cases(0, "train", n_train, False)
-    test = generated_cases(1, "test", n_test, True)
-    with tempfile.TemporaryDirectory() as work:
-        config = MiasSamConfig(sam_variant=variant, weights="random-init", normalization="per-image")
-        detector = MiasSam(config, DetectorContext(device=device, seed=0, work_dir=Path(work), batch_size=batch_size))
-        start = time.perf_counter()
-        pipeline = detector.pipeline  # builds the network
-        build_s = time.perf_counter() - start
-        start = time.perf_counter()
-        detector.fit(train)
-        fit_s = time.perf_counter() - start
-        start = time.perf_counter()
-        detector.predict(test)
-        predict_s = time.perf_counter() - start
-    times = pipeline.times
-    per_image = times.per_image()
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    pipeline = MiasSamPipeline(sam, device="cpu", k=1, sigma=4.0, encoder=SamEncoder(sam, device="cpu"))
+    pipeline.add_to_bank(embeddings[0], ["train"])
+    pipeline.finish_bank()
+    test = torch.cat(embeddings[1:])
+    maps = pipeline.maps_from_scores(pipeline.scores(pictures[1:], [f"t{i}" for i in range(len(test))], test))
+    logits, masks = [], []
+    upscale = sam.postprocess_masks
+    sam.postprocess_masks = lambda *a, **k: logits.append(upscale(*a, **k)[0].numpy().copy()) or upscale(*a, **k)
+    try:
+        for i in range(len(test)):
+            norm = (maps[i] - maps[i].min()) / (maps[i].max() - maps[i].min())
+            masks.append(pipeline.segment(test[i : i + 1], norm, 5.0, 256, "benchmark")[0])
+    finally:
+        del sam.postprocess_masks
+    return test, maps, np.stack(masks), np.stack(logits)
+
+
+def encoder_report(images: int) -> dict:
+    """Side by side in this process: segment-anything's attention vs the fused one on ViT-B."""
+    import torch
+
+    from bench_mias_sam.encoder import SamEncoder
+    from bench_mias_sam.pipeline import model_image
+    from bench_mias_sam.sam_models import load_sam
+
+    sam = load_sam("vit_b", "random-init", seed=0, device="cpu").model
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # random weights leave relative positions at zero; draw them so the bias is used
+        for block in sam.image_encoder.blocks:
+            block.attn.rel_pos_h.normal_(0, 0.02, generator=generator)
+            block.attn.rel_pos_w.normal_(0, 0.02, generator=generator)
+    with tempfile.TemporaryDirectory() as tmp:
+        _, cases = synthetic(Path(tmp), "brain", n_train=1, n_valid=2, n_test=2 * images)
+    pictures = [model_image(c.image, 256)[0] for c in cases["train"] + cases["test"]][: images + 1]
+    seconds = {"reference": [], "fused": []}
+    cpu_seconds = {"reference": [], "fused": []}  # this process's CPU time: less sensitive to a shared machine
+    embeddings = {"reference": [], "fused": []}
+    for i, picture in enumerate(pictures):  # alternated (and which goes first too), so both meet the same load
+        for kernel in ("reference", "fused") if i % 2 == 0 else ("fused", "reference"):
+            encoder = SamEncoder(sam, device="cpu", attention=kernel, batch=1)
+            start, cpu = time.perf_counter(), time.process_time()
+            embeddings[kernel].append(encoder([picture]))
+            seconds[kernel].append(time.perf_counter() - start)
+            cpu_seconds[kernel].append(time.process_time() - cpu)
+    outputs = {kernel: _maps_and_masks(sam, embeddings[kernel], pictures) for kernel in ("reference", "fused")}
+    # CPU throughput by batch: four images one at a time, then the same four in one call, twice
+    batched_s = {1: [], 4: []}
+    four = (pictures * 4)[:4]
+    for _ in range(2):
+        for batch in (1, 4):
+            encoder = SamEncoder(sam, device="cpu", attention="fused", batch=batch)
+            start = time.perf_counter()
+            encoder(four)
+            batched_s[batch].append((time.perf_counter() - start) / 4)
+    (ref_e, ref_m, ref_k, ref_l), (new_e, new_m, new_k, _) = outputs["reference"], outputs["fused"]
+    changed = ref_k != new_k
+    flops = encoder_flops("vit_b")
+    peak, how = cpu_peak_gflops()
+    ref_s, new_s = float(np.median(seconds["reference"])), float(np.median(seconds["fused"]))
+    children = [run_child(["encoder-child", kernel]) for kernel in ("reference", "fused")]
     return {
-        "variant": variant,
-        "device": device,
-        "encoder_input": pipeline.sam.image_encoder.img_size,
+        "images": len(pictures),
         "threads": torch.get_num_threads(),
-        "train_images": n_train,
-        "test_images": n_test,
-        "build_s": build_s,
-        "fit_s": fit_s,
-        "predict_s": predict_s,
-        "encode_s_per_image": per_image["encode_s"],
-        "score_s_per_image": per_image["score_s"],
-        "decode_s_per_image": per_image["decode_s"],
-        "bank_bytes_per_train_image": pipeline.bank.nbytes / n_train,
-        "peak_rss_bytes": peak_rss,
-        "peak_cuda_bytes": torch.cuda.max_memory_allocated() if device.startswith("cuda") else None,
-        "encodes_per_image": times.encoded / (n_train + n_test),
-        "decodes_per_test_image": times.decoded / n_test,
-        "faiss_device": pipeline.bank.device,
+        "reference_s_per_image": ref_s,
+        "fused_s_per_image": new_s,
+        "fused_over_reference": new_s / ref_s,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "fused_over_reference_cpu_time": float(np.median(cpu_seconds["fused"]) / np.median(cpu_seconds["reference"])),
+        "embedding_max_abs_diff": float((ref_e - new_e).abs().max()),
+        "embedding_max_abs": float(ref_e.abs().max()),
+        "map_max_abs_diff_normalised": float(np.abs(ref_m - new_m).max() / (ref_m.max() - ref_m.min())),
+        "mask_pixels_differing": int(changed.sum()),
+        "mask_pixels": int(changed.size),
+        "largest_abs_logit_where_differing": float(np.abs(ref_l[changed]).max()) if changed.any() else None,
+        "encoder_gflop_per_image": flops / 1e9,
+        "reference_gflops": flops / 1e9 / ref_s,
+        "fused_gflops": flops / 1e9 / new_s,
+        "cpu_peak_gflops": peak,
+        "cpu_peak_how": how,
+        "peak_rss_batch1": {c["kernel"]: c["peak_rss"] for c in children},
+        "fused_s_per_image_by_batch": {str(b): float(np.median(v)) for b, v in batched_s.items()},
     }
 
 
-def _child(args: argparse.Namespace, variant: str) -> dict:
-    n_train, n_test = DEFAULT_COUNTS[variant]
-    cmd = [
+def run_child_measure(variant: str, n_train: int, n_test: int) -> dict:
+    """One run at the defaults (validation normalisation), cache off: stage times, encodes, batch, peak RSS."""
+    from bench.contract import DetectorContext
+    from bench_mias_sam import MiasSam, MiasSamConfig
+
+    os.environ["MIAS_SAM_EMBEDDING_CACHE"] = "off"
+    with tempfile.TemporaryDirectory() as tmp:
+        _, cases = synthetic(Path(tmp), "brain", n_train=n_train, n_valid=2, n_test=n_test)
+        detector = MiasSam(
+            MiasSamConfig(sam_variant=variant, weights="random-init"),
+            DetectorContext(device="cpu", seed=0, work_dir=Path(tmp) / "work", batch_size=8),
+        )
+        detector.fit([c for c in cases["train"] if c.label == 0])
+        detector.calibrate(cases["valid"])
+        detector.predict(cases["test"])
+        notes = detector.run_info().notes
+        images = len(cases["train"]) + sum(c.label == 0 for c in cases["valid"]) + len(cases["test"])
+    return {
+        "variant": variant,
+        **{k: notes[k] for k in ("encode_s_per_image", "search_s_per_image", "map_s_per_image", "decode_s_per_image")},
+        "encodes_per_image": notes["images_encoded"] / images,
+        "encoder_batch": notes["encoder_batch"],
+        "encoder_batch_from": notes["encoder_batch_from"],
+        "peak_rss": peak_rss(),
+    }
+
+
+def sweep_report(root: Path, variant: str, sizes: dict) -> dict:
+    """``mias-bench run`` once without the cache, then once with a 3 x 3 sweep (k x gamma) and the cache.
+
+    Each is one CLI process, as a user runs it (the sweep is one command: one run per combination).
+    """
+    synthetic(root / "data", "brain", **sizes)
+    base = [
         sys.executable,
-        __file__,
-        "--one",
-        variant,
-        "--train",
-        str(args.train or n_train),
-        "--test",
-        str(args.test or n_test),
-        "--device",
-        args.device,
-        "--batch-size",
-        str(args.batch_size),
+        "-m",
+        "bench",
+        "run",
+        "mias-sam",
+        "-d",
+        "bmad-brain",
+        "--data-root",
+        str(root / "data" / "brain"),
     ]
-    result = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+    base += ["--device", "cpu", "--set", f"sam_variant={variant}", "--set", "weights=random-init"]
+    sweep = ["--set", "mias-sam.k=1,3,5", "--set", "mias-sam.gamma=3,5,7"]
+
+    def timed(extra: list[str], cache: str, db: Path) -> float:
+        env = {**os.environ, "MIAS_SAM_EMBEDDING_CACHE": cache, "MIAS_BENCH_DB": str(db)}
+        env["MIAS_BENCH_CACHE"] = str(root / "bench-cache")  # the runner's prediction cache, private
+        start = time.perf_counter()
+        subprocess.run(base + extra, env=env, check=True, capture_output=True, text=True)
+        return time.perf_counter() - start
+
+    shutil.rmtree(root / "emb", ignore_errors=True)
+    one = timed([], "off", root / f"one-{time.time_ns()}.db")
+    swept = timed(sweep, str(root / "emb"), root / f"sweep-{time.time_ns()}.db")
+    return {
+        "variant": variant,
+        "one_run_s": one,
+        "sweep_9_runs_s": swept,
+        "ratio": swept / one,
+    }
+
+
+def run_child(args: list[str]) -> dict:
+    result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=os.environ)
     if result.returncode != 0:
         sys.stderr.write(result.stderr)
-        raise SystemExit(f"benchmark of {variant} failed")
+        raise SystemExit(f"benchmark child {args} failed")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _table(rows: list[dict]) -> str:
-    def mib(b):
-        return "-" if b is None else f"{b / 2**20:,.1f} MiB"
-
-    lines = [
-        f"{'variant':8} {'input':>5} {'train':>5} {'test':>4} {'encode/img':>11} {'score/img':>10} "
-        f"{'decode/img':>11} {'bank/train img':>14} {'peak RSS':>11} {'peak CUDA':>11} {'encodes/img':>11}"
-    ]
+def print_banks(rows: list[dict]) -> None:
+    print(
+        f"{'set':7} {'option':15} {'MiB/train img':>13} {'search s/img':>12} {'r':>8} {'max|d|':>8} "
+        f"{'shift px':>9} {'DICE':>6} {'dDICE':>6}"
+    )
     for r in rows:
-        lines.append(
-            f"{r['variant']:8} {r['encoder_input']:>5} {r['train_images']:>5} {r['test_images']:>4} "
-            f"{r['encode_s_per_image']:>10.3f}s {r['score_s_per_image']:>9.3f}s {r['decode_s_per_image']:>10.3f}s "
-            f"{mib(r['bank_bytes_per_train_image']):>14} {mib(r['peak_rss_bytes']):>11} "
-            f"{mib(r['peak_cuda_bytes']):>11} {r['encodes_per_image']:>11.2f}"
+        print(
+            f"{r['modality']:7} {r['option']:15} {r['bytes_per_train_image'] / MIB:13.3f} "
+            f"{r['search_s_per_image']:12.3f} {r['pearson_r']:8.5f} {r['max_abs_diff_normalised']:8.4f} "
+            f"{r['prompt_shift_px_mean']:9.2f} {100 * r['dice']:6.2f} {r['dice_diff_points']:+6.2f}"
         )
-    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", default="tiny,vit_b", help="comma-separated sam_variant values")
-    parser.add_argument("--train", type=int, default=0, help="training images (default: per variant)")
-    parser.add_argument("--test", type=int, default=0, help="test images (default: per variant)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
-    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("what", choices=["all", "banks", "encoder", "run", "sweep", "encoder-child", "run-child"])
+    parser.add_argument("kernel", nargs="?", help=argparse.SUPPRESS)
+    parser.add_argument("--modalities", default="brain,liver,retina")
+    parser.add_argument("--images", type=int, default=2, help="ViT-B test images for `encoder`")
+    parser.add_argument("--variant", default="vit_b", help="sam_variant for `run`")
+    parser.add_argument("--sweep-variant", default="tiny", help="sam_variant for `sweep` (vit_b: use --train/--test)")
+    parser.add_argument("--train", type=int, default=2)
+    parser.add_argument("--test", type=int, default=2)
+    parser.add_argument("--work", help="folder for generated data and caches (default: a temporary one)")
+    parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if args.one:
-        n_train, n_test = DEFAULT_COUNTS[args.one]
-        row = measure(args.one, args.train or n_train, args.test or n_test, args.device, args.batch_size)
-        print(json.dumps(row))
+    if args.what == "encoder-child":
+        print(json.dumps(encoder_child(args.kernel)))
         return
-    rows = []
-    for variant in args.variants.split(","):
-        print(f"measuring {variant} ...", file=sys.stderr, flush=True)
-        rows.append(_child(args, variant.strip()))
-    print(json.dumps(rows, indent=2) if args.json else _table(rows))
-    if any(r["encodes_per_image"] != 1.0 for r in rows):
+    if args.what == "run-child":
+        print(json.dumps(run_child_measure(args.variant, args.train, args.test)))
+        return
+    work = Path(args.work or tempfile.mkdtemp(prefix="bench-mias-sam-"))
+    report: dict = {}
+    if args.what in ("all", "banks"):
+        rows = [row for m in args.modalities.split(",") for row in bank_rows(work / "banks", m.strip())]
+        report["banks"] = rows
+        if not args.json:
+            print_banks(rows)
+    if args.what in ("all", "encoder"):
+        report["encoder"] = encoder_report(args.images)
+        if not args.json:
+            print(json.dumps(report["encoder"], indent=2))
+    if args.what in ("all", "run"):
+        child = ["run-child", "--variant", args.variant, "--train", str(args.train), "--test", str(args.test)]
+        report["run"] = run_child(child)
+        if not args.json:
+            print(json.dumps(report["run"], indent=2))
+    if args.what in ("all", "sweep"):
+        variant = args.sweep_variant
+        sizes = {} if variant == "tiny" else {"n_train": args.train, "n_valid": 2, "n_test": args.test}
+        report["sweep"] = sweep_report(work / f"sweep-{variant}", variant, sizes)
+        if not args.json:
+            print(json.dumps(report["sweep"], indent=2))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    if "run" in report and report["run"]["encodes_per_image"] != 1.0:
         raise SystemExit("an image was encoded more than once")
 
 

@@ -12,6 +12,10 @@ map metrics (pixel AUROC, AUPRO) do not depend on it, and a threshold fitted
 on validation maps meets test maps on the same scale. Normalisation only
 shapes the prompt. ``score`` is the largest patch score.
 
+fit, calibrate, predict and finalize read only ``case.image``, ``case.id``,
+``case.split`` and ``case.shape`` (calibrate also ``case.label``, to keep
+the normal validation images).
+
 Only light modules are imported here; torch, segment_anything and faiss load
 when a model is first needed, so ``mias-bench detectors list`` stays fast.
 """
@@ -19,7 +23,6 @@ when a model is first needed, so ``mias-bench detectors list`` stays fast.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,18 +41,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bench_mias_sam")
 
-#: CPU memory for the embeddings of normal validation images that calibrate() encoded, so that
-#: predicting the validation split (for a threshold protocol) does not encode them again.
-#: 4 MiB per image (ViT-B): 2 GiB holds 512; images past that are encoded again, with the same result.
-CALIBRATION_CACHE_BYTES = 2 << 30
-
-
-def _image_key(case: Case) -> str:
-    """A case's id with a digest of its pixels: the same id with other pixels is another image."""
-    image = np.ascontiguousarray(case.image)
-    digest = hashlib.blake2b(image.tobytes(), digest_size=16)
-    digest.update(repr((image.shape, image.dtype.str)).encode())
-    return f"{case.id}#{digest.hexdigest()}"
+#: Process memory for the embeddings and searches of the normal validation images calibrate() computed, so
+#: that predicting the validation split (for a threshold protocol) computes them not again even with the disk
+#: cache off. 4 MiB per image (ViT-B): 2 GiB holds 512; images past that are read from the disk cache or encoded
+#: again, with the same result.
+CALIBRATION_MEMO_BYTES = 2 << 30
+#: Training-case ids listed in run_info when a subset of the training images is used (the paper's 11).
+LISTED_TRAIN_IDS = 64
 
 
 @dataclass
@@ -70,11 +68,12 @@ class MiasSam(Detector):
     writes each test embedding to ``context.work_dir`` (see
     :mod:`bench_mias_sam.embedding_store` for why disk), and
     :meth:`finalize` decodes the masks from those embeddings. Every image is
-    encoded exactly once in every mode.
+    encoded at most once in every mode, and not at all when the embedding
+    cache has it (see :mod:`bench_mias_sam.pipeline`).
     """
 
     name = "mias-sam"
-    version = "1.0"
+    version = "1.1"
     Config = MiasSamConfig
     capabilities = Capabilities(
         outputs_mask=True, needs_fit=True, modalities=("*",), needs_weights=True, uses_validation=True
@@ -82,11 +81,13 @@ class MiasSam(Detector):
     checkpoints = SAM_CHECKPOINTS
     presets = PRESETS
     description = (
-        "MIAS-SAM (BMVC 2025): SAM ViT-B embeddings, a patch memory bank (exact faiss kNN), and the map's "
-        "centre of gravity as a point prompt to SAM's decoder; threshold-free masks. Preset `paper`: every "
-        "published choice, with test-set min-max normalisation (transductive, labelled so); it leaves out the "
-        "authors' unseeded random horizontal flip of training images (train_flip=true gives a seeded one). "
-        "Preset `default`: the same with min-max from normal validation cases."
+        "MIAS-SAM (BMVC 2025): SAM ViT-B embeddings, a patch memory bank (exact faiss kNN by default; float16, "
+        "coreset and IVF/IVF-PQ options), and the map's centre of gravity as a point prompt to SAM's decoder; "
+        "threshold-free masks. Preset `paper`: the code behind the paper's table (a bank of 11 training images, "
+        "drawn with a recorded seed) with test-set min-max normalisation (transductive, labelled so); it leaves "
+        "out the authors' unseeded random horizontal flip of training images (train_flip=true gives a seeded "
+        "one). Preset `authors-2026`: the same with every training image (the authors' current code). Preset "
+        "`default`: every training image, min-max from normal validation cases."
     )
 
     def __init__(self, config: MiasSamConfig | None = None, context: DetectorContext | None = None):
@@ -94,13 +95,12 @@ class MiasSam(Detector):
         self._pipeline: MiasSamPipeline | None = None
         self._weights: tuple[str, str | None] | None = None
         self._fitted = False
-        self._train_images = 0
+        self._train_ids: list[str] = []
+        self._train_available = 0
         self._norm: MinMax | None = None
         self._pending: dict[str, _Pending] = {}
         self._store: EmbeddingStore | None = None
-        # From calibrate(), for predict(): image key -> (1 x C x H x W embedding on the CPU, patch scores).
-        self._calibrated: dict[str, tuple[Any, np.ndarray]] = {}
-        self._calibrated_bytes = 0
+        self._info_at_close: RunInfo | None = None
 
     @property
     def cfg(self) -> MiasSamConfig:
@@ -108,19 +108,50 @@ class MiasSam(Detector):
 
     @property
     def pipeline(self) -> MiasSamPipeline:
-        """The loaded pipeline (SAM, memory bank, decoder); built on first use."""
+        """The loaded pipeline (SAM, encoder, memory bank, decoder, caches); built on first use."""
         if self._pipeline is None:
-            from bench_mias_sam.memory_bank import resolve_faiss_device
+            from bench_mias_sam.cache_keys import encoder_identity
+            from bench_mias_sam.disk_cache import cache_from_environment
+            from bench_mias_sam.encoder import SamEncoder
+            from bench_mias_sam.memory_bank import BankOptions, resolve_faiss_device
             from bench_mias_sam.pipeline import MiasSamPipeline
             from bench_mias_sam.sam_models import load_sam
 
-            faiss_device = resolve_faiss_device(self.cfg.faiss_device, self.context.device)
-            loaded = load_sam(
-                self.cfg.sam_variant, self.cfg.weights, seed=self.context.seed, device=self.context.device
-            )
+            cfg, ctx = self.cfg, self.context
+            faiss_device = resolve_faiss_device(cfg.faiss_device, ctx.device)
+            cache = cache_from_environment()
+            loaded = load_sam(cfg.sam_variant, cfg.weights, seed=ctx.seed, device=ctx.device)
             self._weights = (loaded.weights, loaded.weights_sha256)
+            encoder = SamEncoder(
+                loaded.model,
+                device=ctx.device,
+                attention=cfg.attention,
+                dtype=cfg.encoder_dtype,
+                compile=cfg.encoder_compile,
+                batch=cfg.encoder_batch,
+                memory_gib=cfg.encoder_memory_gib,
+            )
+            encoder_id = encoder_identity(
+                variant=cfg.sam_variant,
+                weights_sha256=loaded.weights_sha256,
+                seed=ctx.seed,
+                input_size=encoder.input_frame,
+                attention=cfg.attention,
+                dtype=cfg.encoder_dtype,
+                compiled=cfg.encoder_compile,
+                device=ctx.device,
+            )
             self._pipeline = MiasSamPipeline(
-                loaded.model, device=self.context.device, k=self.cfg.k, sigma=self.cfg.sigma, faiss_device=faiss_device
+                loaded.model,
+                device=ctx.device,
+                k=cfg.k,
+                sigma=cfg.sigma,
+                image_size=cfg.image_size,
+                faiss_device=faiss_device,
+                encoder=encoder,
+                bank_options=BankOptions.from_config(cfg, ctx.seed),
+                cache=cache,
+                encoder_id=encoder_id,
             )
         return self._pipeline
 
@@ -135,26 +166,34 @@ class MiasSam(Detector):
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
     def fit(self, normal_cases: Sequence[Case]) -> None:
-        """Encode every normal training case once and put all its patches in the memory bank."""
-        from bench_mias_sam.memory_bank import MemoryBank
+        """Put every patch of the training images used (all, or ``train_images`` drawn) in the memory bank."""
+        from bench_mias_sam.training_subset import draw_training_subset
 
         pipeline = self.pipeline
-        pipeline.bank = MemoryBank(pipeline.bank.dim, pipeline.bank.device)  # a second fit starts afresh
-        rng = np.random.default_rng(self.context.seed)
-        count = 0
-        for batch in batched(normal_cases, self.context.batch_size):
+        pipeline.reset_bank()
+        available = len(normal_cases)
+        positions = draw_training_subset(available, self.cfg.train_images, self.cfg.train_subset_seed)
+        order = positions
+        if pipeline.bank_options.needs_training:  # spread an ivf bank's k-means sample over the whole set
+            order = [positions[i] for i in np.random.default_rng(self.context.seed).permutation(len(positions))]
+        every = order == list(range(available))
+        cases = iter(normal_cases) if every else (normal_cases[i] for i in order)
+        flips = np.random.default_rng(self.context.seed)
+        used: list[str] = []
+        for batch in batched(cases, self.context.batch_size):
             images, _ = self._images(batch)
             if self.cfg.train_flip:
-                images = [img[:, ::-1].copy() if rng.random() < 0.5 else img for img in images]
-            pipeline.add_to_bank(pipeline.encode(images))
-            count += len(batch)
-        if count == 0:
-            raise ConfigError("mias-sam: fit() received no normal training cases; the memory bank would be empty")
+                images = [img[:, ::-1].copy() if flips.random() < 0.5 else img for img in images]
+            keys = [pipeline.key(image) for image in images]
+            pipeline.add_to_bank(pipeline.embed(images, keys), keys)
+            used.extend(case.id for case in batch)
+            self.context.report_progress("fit", len(used), len(order))
+        pipeline.finish_bank()
         if self.cfg.k > pipeline.bank.size:
             raise ConfigError(f"mias-sam: k={self.cfg.k} exceeds the memory bank's {pipeline.bank.size} patches")
-        self._train_images = count
+        self._train_ids, self._train_available = used, available
         self._fitted = True
-        pipeline.bank.log_size(count)
+        pipeline.bank.log_size(len(used))
 
     def calibrate(self, valid_cases: Sequence[Case]) -> None:
         """Under ``validation`` normalisation: one min and one max over the normal validation maps."""
@@ -163,23 +202,18 @@ class MiasSam(Detector):
         if self.cfg.normalization != "validation":
             return
         self._require_fit("calibrate")
+        pipeline = self.pipeline
+        pipeline.memo.open(CALIBRATION_MEMO_BYTES)
         lo, hi, normals, total = np.inf, -np.inf, 0, 0
-        self._calibrated, self._calibrated_bytes = {}, 0
         for batch in batched(valid_cases, self.context.batch_size):
             total += len(batch)
             batch = [c for c in batch if c.label == 0]
             if not batch:
                 continue
             images, _ = self._images(batch)
-            embeddings = self.pipeline.encode(images)
-            scores, maps = self.pipeline.score(embeddings, self.cfg.image_size)
+            maps = pipeline.maps_from_scores(pipeline.scores(images, [pipeline.key(image) for image in images]))
             lo, hi = min(lo, float(maps.min())), max(hi, float(maps.max()))
             normals += len(batch)
-            for i, case in enumerate(batch):
-                size = embeddings[i].element_size() * embeddings[i].nelement()
-                if self._calibrated_bytes + size <= CALIBRATION_CACHE_BYTES:
-                    self._calibrated[_image_key(case)] = (embeddings[i : i + 1].cpu().clone(), scores[i])
-                    self._calibrated_bytes += size
         if normals == 0:
             raise ConfigError(
                 f"mias-sam: normalization=validation needs normal validation cases; calibrate() received {total} "
@@ -201,7 +235,14 @@ class MiasSam(Detector):
         cases = list(cases)
         if not cases:
             return []
-        embeddings, scores, maps, geometries = self._embed_and_score(cases)
+        pipeline = self.pipeline
+        if any(case.split != "valid" for case in cases):
+            pipeline.memo.close()  # testing has begun: the validation split is not predicted after it
+        images, geometries = self._images(cases)
+        keys = [pipeline.key(image) for image in images]
+        embeddings = pipeline.embed(images, keys)
+        scores = pipeline.scores(images, keys, embeddings)
+        maps = pipeline.maps_from_scores(scores)
         out = []
         for i, case in enumerate(cases):
             score = float(scores[i].max())
@@ -216,38 +257,9 @@ class MiasSam(Detector):
                 out.append(Prediction(anomaly_map=amap, score=score, mask=None))
                 continue
             norm = self._norm if mode == "validation" else MinMax.of(maps[i], f"case {case.id}")
-            masks = self._masks(case.id, embeddings[i], norm.apply(maps[i]), geometries[i])
+            masks = self._masks(case.id, embeddings[i : i + 1], norm.apply(maps[i]), geometries[i])
             out.append(Prediction(anomaly_map=amap, score=score, **masks))
         return out
-
-    def _embed_and_score(self, cases: list[Case]) -> tuple[list, list[np.ndarray], list[np.ndarray], list[Geometry]]:
-        """Per case: embedding (1 x C x H x W), patch scores, anomaly map, geometry.
-
-        A normal validation image that :meth:`calibrate` encoded is taken from
-        its cache (once) instead of going through the encoder again.
-        """
-        if self._calibrated and any(case.split != "valid" for case in cases):
-            # Testing has begun: the validation split is not predicted after the test split.
-            self._calibrated, self._calibrated_bytes = {}, 0
-        images, geometries = self._images(cases)
-        pipeline = self.pipeline
-        embeddings: list = [None] * len(cases)
-        scores: list[np.ndarray] = [np.empty(0)] * len(cases)
-        maps: list[np.ndarray] = [np.empty(0)] * len(cases)
-        fresh = []
-        for i, case in enumerate(cases):
-            cached = self._calibrated.pop(_image_key(case), None) if self._calibrated else None
-            if cached is None:
-                fresh.append(i)
-                continue
-            embeddings[i], scores[i] = cached
-            maps[i] = pipeline.maps_from_scores(cached[1][None], self.cfg.image_size)[0]
-        if fresh:
-            encoded = pipeline.encode([images[i] for i in fresh])
-            fresh_scores, fresh_maps = pipeline.score(encoded, self.cfg.image_size)
-            for j, i in enumerate(fresh):
-                embeddings[i], scores[i], maps[i] = encoded[j : j + 1], fresh_scores[j], fresh_maps[j]
-        return embeddings, scores, maps, geometries
 
     def _masks(self, case_id: str, embedding, norm_map: np.ndarray, geometry: Geometry) -> dict[str, Any]:
         """Prompt, decode, crop to the case: ``{"mask": ..., "extra_masks": {"mask0"..."mask2"}}``."""
@@ -284,22 +296,40 @@ class MiasSam(Detector):
             min(p.map_min for p in pending), max(p.map_max for p in pending), f"{len(ids)} test cases (test-set)"
         )
         out = []
-        for cid, pred, p in zip(ids, predictions, pending, strict=True):
-            amap = self.pipeline.maps_from_scores(p.scores[None], self.cfg.image_size)[0]
+        for done, (cid, pred, p) in enumerate(zip(ids, predictions, pending, strict=True)):
+            amap = self.pipeline.maps_from_scores(p.scores[None])[0]
             assert self._store is not None
             masks = self._masks(cid, self._store.take(cid), self._norm.apply(amap), p.geometry)
             out.append(dataclasses.replace(pred, **masks))
+            self.context.report_progress("decode", done + 1, len(ids))
         self._pending.clear()  # leftovers (e.g. validation cases) have no test statistics to wait for
+        self._close_store()
+        return out
+
+    def _close_store(self) -> None:
         if self._store is not None:
             self._store.close()
             self._store = None
-        return out
+
+    def close(self) -> None:
+        """Release the network, the memory bank and any test embeddings left on disk.
+
+        :meth:`run_info` still answers afterwards, with what it said at the close.
+        """
+        if self._pipeline is not None:
+            self._info_at_close = self.run_info()
+        self._close_store()
+        self._pending.clear()
+        if self._pipeline is not None:
+            self._pipeline.memo.close()
+        self._pipeline = None
+        self._fitted = False
 
     @classmethod
     def offline_overrides(cls) -> dict[str, Any] | None:
         """The default ViT-B when its checkpoint is installed; else the tiny SAM with random weights.
 
-        Real ViT-B with random weights costs ~22 s per image on a CPU and
+        Real ViT-B with random weights costs ~10-20 s per image on a CPU and
         means nothing either, so the offline smoke run uses the tiny
         configuration, stored and shown as random-init.
         """
@@ -311,37 +341,49 @@ class MiasSam(Detector):
         return {"sam_variant": "tiny", "weights": RANDOM_INIT}
 
     def run_info(self) -> RunInfo:
+        if self._pipeline is None and self._info_at_close is not None:
+            return self._info_at_close
+        cfg = self.cfg
         notes: dict[str, Any] = {
-            "sam_variant": self.cfg.sam_variant,
-            "normalization": self.cfg.normalization,
-            "mask_index": self.cfg.mask_index,
-            "train_flip": self.cfg.train_flip,
+            "sam_variant": cfg.sam_variant,
+            "normalization": cfg.normalization,
+            "mask_index": cfg.mask_index,
+            "train_flip": cfg.train_flip,
+            "attention": cfg.attention,
+            "encoder_dtype": cfg.encoder_dtype,
+            "encoder_compile": cfg.encoder_compile,
             "anomaly_map": "smoothed squared L2 patch distances (unnormalised); normalisation shapes the prompt",
         }
         if self._pipeline is not None:
-            bank = self._pipeline.bank
-            times = self._pipeline.times
+            pipeline, times = self._pipeline, self._pipeline.times
+            notes.update(pipeline.bank.describe(len(self._train_ids)))
+            notes.update(pipeline.encoder.batch.as_notes())
             notes.update(
                 {
-                    "faiss_device": bank.device,
-                    "bank_patches": bank.size,
-                    "bank_bytes": bank.nbytes,
-                    "bank_bytes_per_train_image": bank.nbytes // max(self._train_images, 1),
-                    "train_images": self._train_images,
+                    "train_images_available": self._train_available,
+                    "train_images": len(self._train_ids),
                     "images_encoded": times.encoded,
+                    "embeddings_reused": times.embeddings_reused,
+                    "images_searched": times.searched,
+                    "searches_reused": times.searches_reused,
+                    "search_k": pipeline.search_k if pipeline.bank.size else None,
                     "masks_decoded": times.decoded,
+                    "embedding_cache": str(pipeline.cache.root) if pipeline.cache is not None else "off",
                     **{f"{k}_per_image": v for k, v in times.per_image().items()},
                 }
             )
+            if cfg.train_images is not None:
+                notes["train_subset_seed"] = cfg.train_subset_seed
+                notes["train_subset_ids"] = self._train_ids[:LISTED_TRAIN_IDS]
         if self._norm is not None:
             notes.update({"norm_min": self._norm.lo, "norm_max": self._norm.hi, "norm_from": self._norm.source})
-        if self.cfg.normalization == "test-set":
+        if cfg.normalization == "test-set":
             notes["test_embeddings"] = "kept on disk in the run's work_dir between predict and finalize"
-        weights, sha = self._weights if self._weights is not None else (self.cfg.weights, None)
+        weights, sha = self._weights if self._weights is not None else (cfg.weights, None)
         return RunInfo(
             weights=weights,
             weights_sha256=sha,
             device=self.context.device,
-            transductive=self.cfg.normalization == "test-set",
+            transductive=cfg.normalization == "test-set",
             notes=notes,
         )

@@ -1,15 +1,31 @@
-"""The MIAS-SAM pipeline on images: encode once, score patches, segment from the stored embedding.
+"""The MIAS-SAM pipeline on images: embed once, search the bank, map, segment from the stored embedding.
 
-Like ``SamPredictor``, the expensive step (:meth:`MiasSamPipeline.encode`)
-is separate from the cheap ones (:meth:`score`, :meth:`segment`), and both
+Like ``SamPredictor``, the expensive step (:meth:`MiasSamPipeline.embed`)
+is separate from the cheap ones (:meth:`scores`, :meth:`segment`), and the
 cheap steps take the embedding the expensive one returned, so an image is
-encoded exactly once (the published code encodes every test image twice:
-once for the map, once again for the decoder).
+encoded at most once per run (the published code encodes every test image
+twice: once for the map, once again for the decoder).
+
+Two results are looked up before they are computed, by content (see
+:mod:`bench_mias_sam.cache_keys`): an image's embedding, and its search in
+the memory bank. Lookups go to a short-lived in-process :class:`Memo`, then
+to the on-disk :class:`DiskCache` shared by runs and processes (when one is
+configured). So runs that differ only after the encoder reuse every encode,
+and runs that differ only after the search (gamma, sigma, normalisation,
+mask index, and k up to :data:`SEARCH_K`) reuse every search too.
+
+Every search returns ``max(k, SEARCH_K)`` neighbours (at most the bank's
+size) and the score is the mean of the first ``k``: that is what lets runs
+with different k share one search. The nearest distance then comes from a
+16-neighbour faiss call rather than a 1-neighbour one; faiss computes the
+two with different kernels, and they differ by float rounding (about 1e-7
+relative), as they do when the same queries are split into other batches.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,9 +35,17 @@ from segment_anything.utils.transforms import ResizeLongestSide
 
 from bench.sdk import pad_square
 from bench_mias_sam.anomaly_map import Geometry, anomaly_maps
-from bench_mias_sam.memory_bank import MemoryBank
+from bench_mias_sam.cache_keys import bank_key, embedding_key, search_key
+from bench_mias_sam.disk_cache import DiskCache
+from bench_mias_sam.encoder import SamEncoder
+from bench_mias_sam.memo import Memo
+from bench_mias_sam.memory_bank import BankOptions, MemoryBank
 from bench_mias_sam.patches import FEATURE_DIM, grid_shape, patch_features
 from bench_mias_sam.prompt import SamDecoder, centre_of_gravity, to_input_frame
+
+#: Neighbours every search returns (more when k is larger), so runs with k up to this share searches.
+SEARCH_K = 16
+EMBEDDINGS, SEARCHES = "encoder", "knn"
 
 
 def model_image(image: np.ndarray, size: int) -> tuple[np.ndarray, Geometry]:
@@ -48,12 +72,21 @@ def model_image(image: np.ndarray, size: int) -> tuple[np.ndarray, Geometry]:
 
 @dataclass
 class StageTimes:
-    """Counts and wall-clock seconds of each stage (the GPU is synchronised before each clock read)."""
+    """Counts and wall-clock seconds of each stage (the GPU is synchronised before each clock read).
+
+    ``encoded`` counts images through the encoder, ``embeddings_reused``
+    embeddings found in the memo or cache instead; ``searched`` images
+    searched in the bank, ``searches_reused`` searches found instead.
+    """
 
     encoded: int = 0
     encode_seconds: float = 0.0
-    scored: int = 0
-    score_seconds: float = 0.0
+    embeddings_reused: int = 0
+    searched: int = 0
+    search_seconds: float = 0.0
+    searches_reused: int = 0
+    mapped: int = 0
+    map_seconds: float = 0.0
     decoded: int = 0
     decode_seconds: float = 0.0
 
@@ -63,7 +96,8 @@ class StageTimes:
 
         return {
             "encode_s": rate(self.encode_seconds, self.encoded),
-            "score_s": rate(self.score_seconds, self.scored),
+            "search_s": rate(self.search_seconds, self.searched),
+            "map_s": rate(self.map_seconds, self.mapped),
             "decode_s": rate(self.decode_seconds, self.decoded),
         }
 
@@ -76,68 +110,174 @@ class MiasSamPipeline:
         device: torch device of ``sam``.
         k: neighbours per patch score.
         sigma: Gaussian smoothing of the map.
+        image_size: side of the square images (and maps) the pipeline is given.
         faiss_device: ``"cpu"`` or ``"gpu"`` for the memory bank.
+        encoder: the encoder runner (default: fused attention, float32, batch from memory).
+        bank_options: how the bank stores and searches (default: exact float32).
+        cache: the on-disk cache of embeddings and searches, or ``None``.
+        encoder_id: digest of the encoder (see :func:`cache_keys.encoder_identity`); part of every key.
     """
 
-    def __init__(self, sam, *, device: str, k: int, sigma: float, faiss_device: str):
+    def __init__(
+        self,
+        sam,
+        *,
+        device: str,
+        k: int,
+        sigma: float,
+        image_size: int = 256,
+        faiss_device: str = "cpu",
+        encoder: SamEncoder | None = None,
+        bank_options: BankOptions | None = None,
+        cache: DiskCache | None = None,
+        encoder_id: str = "",
+    ):
         self.sam = sam
         self.device = device
         self.k = k
         self.sigma = sigma
-        self.transform = ResizeLongestSide(sam.image_encoder.img_size)
+        self.image_size = image_size
+        self.encoder = encoder if encoder is not None else SamEncoder(sam, device=device)
         self.decoder = SamDecoder(sam)
-        self.bank = MemoryBank(FEATURE_DIM, faiss_device)
+        self.faiss_device = faiss_device
+        self.bank_options = bank_options or BankOptions()
+        self.cache = cache
+        self.encoder_id = encoder_id
+        self.memo = Memo()
         self.times = StageTimes()
-        self.input_size: tuple[int, int] | None = None
+        frame = sam.image_encoder.img_size
+        self.input_size = ResizeLongestSide.get_preprocess_shape(image_size, image_size, frame)
+        side = frame // sam.image_encoder.patch_embed.proj.stride[0]
+        self.embedding_shape = (sam.prompt_encoder.embed_dim, side, side)
+        self.grid = grid_shape(side, side)
+        self.reset_bank()
 
     def _clock(self) -> float:
         if self.device.startswith("cuda"):
             torch.cuda.synchronize()
         return time.perf_counter()
 
-    @torch.no_grad()
-    def encode(self, images: list[np.ndarray]) -> torch.Tensor:
-        """N uint8 RGB square images -> N x 256 x 64 x 64 embeddings (SAM's neck output).
+    def _lookup(self, namespace: str, key: str, shape: tuple[int, ...]) -> np.ndarray | None:
+        found = self.memo.get(namespace, key)
+        if found is None and self.cache is not None:
+            found = self.cache.get(namespace, key, shape, np.dtype(np.float32))
+            if found is not None:
+                self.memo.put(namespace, key, found)
+        return found
 
-        Each image goes through ``ResizeLongestSide.apply_image`` (PIL bilinear
-        to SAM's input size) and ``Sam.preprocess`` (pixel normalisation and
-        padding), exactly as ``SamPredictor.set_image``; the batch then runs
-        through the encoder in one call.
+    def _keep(self, namespace: str, key: str, array: np.ndarray) -> None:
+        self.memo.put(namespace, key, array)
+        if self.cache is not None:
+            self.cache.put(namespace, key, array)
+
+    # -- embeddings -------------------------------------------------------------------------------
+
+    def key(self, image: np.ndarray) -> str:
+        """The embedding key of one model image (uint8, S x S x 3)."""
+        return embedding_key(self.encoder_id, image)
+
+    @torch.no_grad()
+    def embed(self, images: Sequence[np.ndarray], keys: Sequence[str]) -> torch.Tensor:
+        """N model images and their keys -> N x 256 x 64 x 64 float32 embeddings on ``device``.
+
+        Each embedding is taken from the memo or the cache when there, else
+        computed (the missing images in as few encoder calls as the batch
+        allows) and kept there.
         """
-        start = self._clock()
-        batch = []
-        for image in images:
-            resized = self.transform.apply_image(image)
-            self.input_size = (resized.shape[0], resized.shape[1])
-            tensor = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous().float()
-            batch.append(self.sam.preprocess(tensor[None]))
-        embeddings = self.sam.image_encoder(torch.cat(batch))
-        self.times.encoded += len(images)
-        self.times.encode_seconds += self._clock() - start
-        return embeddings
+        out: list[torch.Tensor | None] = [None] * len(images)
+        todo = []
+        for i, key in enumerate(keys):
+            found = self._lookup(EMBEDDINGS, key, self.embedding_shape)
+            if found is None:
+                todo.append(i)
+            else:
+                out[i] = torch.from_numpy(found).to(self.device)
+        self.times.embeddings_reused += len(images) - len(todo)
+        if todo:
+            start = self._clock()
+            fresh = self.encoder([images[i] for i in todo])
+            self.times.encoded += len(todo)
+            self.times.encode_seconds += self._clock() - start
+            for j, i in enumerate(todo):
+                out[i] = fresh[j]
+                self._keep(EMBEDDINGS, keys[i], fresh[j].cpu().numpy())
+        return torch.stack(out)  # type: ignore[arg-type]
+
+    # -- the memory bank --------------------------------------------------------------------------
+
+    def reset_bank(self) -> None:
+        """Start an empty bank (a second fit starts afresh)."""
+        self.bank = MemoryBank(FEATURE_DIM, self.faiss_device, self.bank_options)
+        self.bank_key: str | None = None
+        self._bank_members: list[str] = []
 
     @torch.no_grad()
-    def add_to_bank(self, embeddings: torch.Tensor) -> None:
-        """Add every patch of every embedding (N x 256 x 64 x 64) to the memory bank."""
-        features = patch_features(embeddings)
-        self.bank.add(features.reshape(-1, features.shape[-1]).cpu().numpy())
+    def add_to_bank(self, embeddings: torch.Tensor, keys: Sequence[str]) -> None:
+        """Add the patches of N embeddings (N x 256 x 64 x 64), image by image."""
+        features = patch_features(embeddings).cpu().numpy()  # N x L x D
+        for i in range(len(features)):
+            self.bank.add(features[i])
+        self._bank_members.extend(keys)
+
+    def finish_bank(self) -> None:
+        """End of the training images: finish the index and name the bank by its content."""
+        import faiss
+
+        self.bank.finish()
+        options = {**self.bank_options.describe(), "faiss": faiss.__version__, "faiss_device": self.faiss_device}
+        self.bank_key = bank_key(self._bank_members, options)
+
+    @property
+    def search_k(self) -> int:
+        """Neighbours each search returns: ``max(k, SEARCH_K)``, at most the bank's size."""
+        return min(max(self.k, SEARCH_K), self.bank.size)
+
+    # -- scores and maps --------------------------------------------------------------------------
 
     @torch.no_grad()
-    def score(self, embeddings: torch.Tensor, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """N embeddings -> patch scores (N x 32 x 32, squared L2) and anomaly maps (N x size x size)."""
-        start = self._clock()
-        n = embeddings.shape[0]
-        rows, cols = grid_shape(embeddings.shape[-2], embeddings.shape[-1])
-        features = patch_features(embeddings).reshape(-1, FEATURE_DIM).cpu().numpy()
-        scores = self.bank.patch_scores(features, self.k).reshape(n, rows, cols)
-        maps = anomaly_maps(torch.from_numpy(scores).to(self.device), size, self.sigma)
-        self.times.scored += n
-        self.times.score_seconds += self._clock() - start
-        return scores, maps
+    def scores(
+        self, images: Sequence[np.ndarray], keys: Sequence[str], embeddings: torch.Tensor | None = None
+    ) -> np.ndarray:
+        """Patch scores (N x 32 x 32 float32): the mean of each patch's k smallest squared L2 distances.
 
-    def maps_from_scores(self, scores: np.ndarray, size: int) -> np.ndarray:
-        """Patch scores (N x 32 x 32) -> anomaly maps, without the bank (for maps kept as scores)."""
-        return anomaly_maps(torch.from_numpy(scores).to(self.device), size, self.sigma)
+        A search found in the memo or the cache is reused; the others are
+        run on ``embeddings`` when given, else on embeddings from :meth:`embed`.
+        """
+        if self.bank_key is None:
+            raise RuntimeError("scores() needs a memory bank: call add_to_bank() and finish_bank() first")
+        width = self.search_k
+        patches = self.grid[0] * self.grid[1]
+        found: list[np.ndarray | None] = []
+        for key in keys:
+            found.append(self._lookup(SEARCHES, search_key(self.bank_key, key, width), (patches, width)))
+        todo = [i for i, f in enumerate(found) if f is None]
+        self.times.searches_reused += len(keys) - len(todo)
+        if todo:
+            subset = (
+                embeddings[todo]
+                if embeddings is not None
+                else self.embed([images[i] for i in todo], [keys[i] for i in todo])
+            )
+            start = self._clock()
+            features = patch_features(subset).reshape(-1, FEATURE_DIM).cpu().numpy()
+            distances = self.bank.search(features, width).reshape(len(todo), patches, width)
+            self.times.searched += len(todo)
+            self.times.search_seconds += self._clock() - start
+            for j, i in enumerate(todo):
+                found[i] = distances[j]
+                self._keep(SEARCHES, search_key(self.bank_key, keys[i], width), distances[j])
+        nearest = np.stack(found)[:, :, : self.k]  # type: ignore[arg-type]
+        return nearest.mean(axis=2).reshape(len(keys), *self.grid).astype(np.float32, copy=False)
+
+    def maps_from_scores(self, scores: np.ndarray) -> np.ndarray:
+        """Patch scores (N x 32 x 32) -> anomaly maps (N x image_size x image_size float32)."""
+        start = self._clock()
+        maps = anomaly_maps(torch.from_numpy(np.ascontiguousarray(scores)).to(self.device), self.image_size, self.sigma)
+        self.times.mapped += len(scores)
+        self.times.map_seconds += self._clock() - start
+        return maps
+
+    # -- masks ------------------------------------------------------------------------------------
 
     @torch.no_grad()
     def segment(
@@ -154,8 +294,6 @@ class MiasSamPipeline:
             masks (bool, 3 x out_side x out_side), SAM's predicted IoUs (3,), and
             the point (x, y) in the map's pixels.
         """
-        if self.input_size is None:
-            raise RuntimeError("segment() needs an embedding from encode() first")
         start = self._clock()
         point = centre_of_gravity(norm_map, gamma, where)
         coords = to_input_frame(point, norm_map.shape, self.sam.image_encoder.img_size)

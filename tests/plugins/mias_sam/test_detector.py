@@ -50,7 +50,7 @@ def _run(detector: MiasSam, cases, test=None):
 
 
 def _brute_force_scores(detector: MiasSam, embedding: torch.Tensor) -> np.ndarray:
-    bank = detector.pipeline.bank.index.reconstruct_n(0, detector.pipeline.bank.size).astype(np.float64)
+    bank = detector.pipeline.bank.vectors().astype(np.float64)
     feats = patch_features(embedding[None]).numpy()[0].astype(np.float64)
     d2 = (feats**2).sum(1)[:, None] + (bank**2).sum(1)[None, :] - 2 * feats @ bank.T
     return d2.min(axis=1).reshape(32, 32)
@@ -160,7 +160,7 @@ def test_train_flip_is_seeded(tmp_path, cases):
     def bank(flip, seed=0):
         detector, _ = _detector(tmp_path, seed=seed, normalization="per-image", train_flip=flip)
         detector.fit(cases["train"])
-        return detector.pipeline.bank.index.reconstruct_n(0, detector.pipeline.bank.size)
+        return detector.pipeline.bank.vectors()
 
     flipped = bank(True)
     np.testing.assert_array_equal(flipped, bank(True))
@@ -211,6 +211,7 @@ def test_a_missing_checkpoint_fails_before_anything_is_built(cases):
 def test_validation_images_calibrate_encoded_are_not_encoded_again(tmp_path, cases, monkeypatch):
     import bench_mias_sam.detector as detector_module
 
+    monkeypatch.setenv("MIAS_SAM_EMBEDDING_CACHE", "off")  # the in-process memo alone
     valid = cases["valid"]
     n_normal = sum(c.label == 0 for c in valid)
     assert 0 < n_normal < len(valid)
@@ -230,7 +231,7 @@ def test_validation_images_calibrate_encoded_are_not_encoded_again(tmp_path, cas
     for position, i in enumerate(order):
         torch.testing.assert_close(probe.decoder_inputs[i], by_image[position], rtol=0, atol=0)
 
-    monkeypatch.setattr(detector_module, "CALIBRATION_CACHE_BYTES", 0)
+    monkeypatch.setattr(detector_module, "CALIBRATION_MEMO_BYTES", 0)
     uncached, probe = _detector(tmp_path / "b")
     without = predict_valid(uncached)
     assert len(probe.encoded) == len(cases["train"]) + n_normal + len(valid)  # the normal ones twice
@@ -241,22 +242,24 @@ def test_validation_images_calibrate_encoded_are_not_encoded_again(tmp_path, cas
         assert np.mean(a.mask != b.mask) < 1e-3
 
 
-def test_the_calibration_cache_is_dropped_when_testing_starts(tmp_path, cases):
+def test_the_calibration_memo_is_dropped_when_testing_starts(tmp_path, cases, monkeypatch):
+    monkeypatch.setenv("MIAS_SAM_EMBEDDING_CACHE", "off")
     detector, probe = _detector(tmp_path)
     detector.fit(cases["train"])
     detector.calibrate(cases["valid"])
-    assert detector._calibrated
+    assert len(detector.pipeline.memo)
     detector.predict(cases["test"])
-    assert not detector._calibrated
+    assert not len(detector.pipeline.memo)
     before = len(probe.encoded)
     normal_valid = [c for c in cases["valid"] if c.label == 0]
     detector.predict(normal_valid)  # after testing: encoded again, not taken from a stale cache
     assert len(probe.encoded) == before + len(normal_valid)
 
 
-def test_a_cached_embedding_is_only_used_for_the_same_pixels(tmp_path, cases):
+def test_a_cached_embedding_is_only_used_for_the_same_pixels(tmp_path, cases, monkeypatch):
     import dataclasses
 
+    monkeypatch.setenv("MIAS_SAM_EMBEDDING_CACHE", "off")
     detector, probe = _detector(tmp_path)
     detector.fit(cases["train"])
     normal = [c for c in cases["valid"] if c.label == 0][:1]
@@ -267,3 +270,25 @@ def test_a_cached_embedding_is_only_used_for_the_same_pixels(tmp_path, cases):
     assert len(probe.encoded) == before + 1
     detector.predict(normal)  # the cached one: not encoded
     assert len(probe.encoded) == before + 1
+
+
+@pytest.mark.parametrize(
+    ("options", "bytes_per_image"),
+    [
+        ({"bank_dtype": "float16"}, 1024 * 1024 * 2),
+        ({"bank_coreset": "greedy", "bank_coreset_ratio": 0.1}, 102 * 1024 * 4),
+        ({"bank_coreset": "random", "bank_coreset_ratio": 0.1, "bank_dtype": "float16"}, 102 * 1024 * 2),
+        ({"bank_index": "ivf-pq", "ivf_lists": 8, "ivf_probe": 8, "pq_subquantizers": 16, "pq_bits": 4}, None),
+    ],
+)
+def test_every_bank_option_runs_end_to_end_and_reports_its_bytes(tmp_path, cases, options, bytes_per_image):
+    detector, probe = _detector(tmp_path, normalization="per-image", **options)
+    predictions = _run(detector, cases)
+    assert all(p.mask is not None for p in predictions)
+    notes = detector.run_info().notes
+    n_train = len(cases["train"])
+    if bytes_per_image is None:  # ivf-pq: 16 x 4-bit codes + an 8-byte id per patch, centroids and codebooks
+        bytes_per_image = 1024 * (8 + 8) + (8 * 1024 * 4 + 16 * 1024 * 4) // n_train
+    assert notes["bank_bytes_per_train_image"] == bytes_per_image
+    assert notes["bank"]["index"] == options.get("bank_index", "flat")
+    assert len(probe.encoded) == n_train + len(cases["test"])

@@ -63,7 +63,7 @@ def test_the_decoder_on_a_stored_embedding_matches_sam_predictor(tiny_sam, cases
         point_coords=np.array([point]), point_labels=np.array([1]), multimask_output=True
     )
     pipeline = MiasSamPipeline(tiny_sam, device="cpu", k=1, sigma=4.0, faiss_device="cpu")
-    embedding = pipeline.encode([rgb])
+    embedding = pipeline.embed([rgb], [pipeline.key(rgb)])
     torch.testing.assert_close(embedding, predictor.get_image_embedding())  # same encoder input
     decoder = SamDecoder(tiny_sam)
     masks, iou = decoder.decode(embedding, to_input_frame(point, (256, 256), 256), pipeline.input_size, (256, 256))
