@@ -9,7 +9,6 @@ from rich.table import Table
 from bench.cli.options import DB_OPTION
 from bench.cli.output import out, print_json
 from bench.formatting import p_value, percent, points
-from bench.store import Store
 
 
 def compare_command(
@@ -26,6 +25,7 @@ def compare_command(
 ) -> None:
     """Compare methods case by case: mean difference, bootstrap CI, Wilcoxon p, Holm, ranks."""
     from bench.compare import compare_methods
+    from bench.store import Store
 
     comparison = compare_methods(
         Store(db), list(methods), dataset, metric=metric, n_boot=n_boot, seed=seed, alpha=alpha

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from bench.cli.output import RichReporter, err, out
-from bench.store import Store
 
 
 def demo_command(
@@ -30,6 +29,7 @@ def demo_command(
     from bench.cli.leaderboard import leaderboard_tables
     from bench.demo import prepare_data, reference_comparisons, run_demo
     from bench.leaderboard import leaderboard_rows
+    from bench.store import Store
 
     console = err()
     started = time.perf_counter()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -10,7 +11,9 @@ from rich.table import Table
 
 from bench.cli.options import DB_OPTION
 from bench.cli.output import RichReporter, err, out, print_json
-from bench.reproduce import SMOKE, Reproduction, table_header, table_lines
+
+if TYPE_CHECKING:
+    from bench.reproduce import Reproduction
 
 
 def reproduce_command(
@@ -58,6 +61,8 @@ def reproduce_command(
 
 def render_tables(reproduction: Reproduction) -> list:
     """Rich tables, one per modality, and the notes (metrics in percent)."""
+    from bench.reproduce import SMOKE, table_header, table_lines
+
     items: list = []
     if reproduction.smoke:
         items.append(f"[bold yellow]{escape(SMOKE)}[/]")

@@ -11,7 +11,6 @@ from rich.markup import escape
 from bench.cli.options import DB_OPTION
 from bench.cli.output import RichReporter, err, out
 from bench.formatting import percent
-from bench.store import Store
 
 
 def run_command(
@@ -48,6 +47,7 @@ def run_command(
     from bench.overrides import expand_overrides, parse_seeds
     from bench.plugins import get_detector
     from bench.runner import RunFailed, RunInterrupted, RunRequest, check_request, execute
+    from bench.store import Store
 
     if seeds is not None and seed != 0:
         raise BadParameter("give either --seed or --seeds, not both")

@@ -9,7 +9,6 @@ import typer
 from bench.cli.options import DATASET_FILTER, DB_OPTION, JSON_OPTION
 from bench.cli.output import out, print_json
 from bench.cli.render import Column, build_table, emit
-from bench.store import Store
 
 runs_app = typer.Typer(help="Inspect stored runs.", no_args_is_help=True)
 
@@ -46,6 +45,8 @@ RUN_COLUMNS = [
 @runs_app.command("list")
 def runs_list(dataset: str = DATASET_FILTER, as_json: bool = JSON_OPTION, db: str = DB_OPTION) -> None:
     """List stored runs with their status."""
+    from bench.store import Store
+
     runs = [_run_dict(r) for r in Store(db, readonly=True).list_runs(dataset)]
     emit(
         runs,
@@ -64,6 +65,7 @@ def runs_show(
     """Show one run's provenance and its scored protocols."""
     from bench.errors import UnknownNameError
     from bench.formatting import json_safe, number, percent
+    from bench.store import Store
 
     store = Store(db, readonly=True)
     run = store.get_run(run_id)
