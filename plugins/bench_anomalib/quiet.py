@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib
 import logging
 import os
 import shutil
@@ -31,10 +32,15 @@ from typing import Any
 _CHATTY_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning", "anomalib")
 
 
-def import_anomalib_models() -> ModuleType:
-    """``anomalib.models``, imported quietly and writing nothing outside a temporary folder (~7 s the first time)."""
-    if "anomalib.models" in sys.modules:
-        return sys.modules["anomalib.models"]
+def quiet_import(name: str) -> ModuleType:
+    """Import the anomalib module ``name`` quietly, writing nothing outside a temporary folder.
+
+    matplotlib (imported by anomalib) builds its font cache in a private
+    folder removed at exit unless the user set ``MPLCONFIGDIR``; timm's and
+    anomalib's import-time FutureWarnings and DeprecationWarnings are dropped.
+    """
+    if name in sys.modules:
+        return sys.modules[name]
     redirect = "matplotlib" not in sys.modules and "MPLCONFIGDIR" not in os.environ
     if redirect:
         folder = tempfile.mkdtemp(prefix="mias-bench-mpl-")
@@ -44,13 +50,19 @@ def import_anomalib_models() -> ModuleType:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
-            import anomalib.models
             import matplotlib.font_manager  # noqa: F401  (its cache is built now, in the folder above)
+
+            module = importlib.import_module(name)
     finally:
         if redirect:
             # matplotlib has memoised the folder; the environment goes back as it was.
             del os.environ["MPLCONFIGDIR"]
-    return anomalib.models
+    return module
+
+
+def import_anomalib_models() -> ModuleType:
+    """``anomalib.models``, imported quietly (~7 s the first time)."""
+    return quiet_import("anomalib.models")
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bench.sdk import ContractViolation
+from bench_anomalib.preprocess import to_case_frame  # noqa: F401  (anomalib's maps back to the cases' frame)
 from bench_patchcore.config import PatchcoreConfig
 
 if TYPE_CHECKING:
@@ -46,16 +47,3 @@ def to_backbone_input(images: Sequence[np.ndarray], config: PatchcoreConfig, dev
     mean = torch.tensor(config.mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
     std = torch.tensor(config.std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
     return (batch - mean) / std
-
-
-def to_case_frame(maps: torch.Tensor, shapes: Sequence[tuple[int, int]]) -> list[np.ndarray]:
-    """anomalib's maps (B x 1 x S x S) -> one float32 H x W array per case, bilinear (align_corners false)."""
-    from torch.nn import functional as F  # noqa: N812
-
-    out = []
-    for amap, shape in zip(maps, shapes, strict=True):
-        m = amap[None].float()
-        if tuple(m.shape[-2:]) != tuple(shape):
-            m = F.interpolate(m, size=tuple(shape), mode="bilinear", align_corners=False)
-        out.append(m[0, 0].detach().cpu().numpy().astype(np.float32, copy=False))
-    return out
