@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,13 @@ def _cli(args, env_extra=None, cwd=None):
 
 @pytest.fixture(scope="module")
 def example_site(tmp_path_factory):
-    """The example outside plugin, installed by pip into a folder of its own."""
+    """The example outside plugin, installed by pip into a folder of its own.
+
+    pip builds from a private copy: setuptools writes ``build/`` inside the
+    project, and two test workers building the same folder at once race there.
+    """
+    source = tmp_path_factory.mktemp("example-source") / "mias-bench-example-plugin"
+    shutil.copytree(REPO / "examples" / "mias-bench-example-plugin", source, ignore=shutil.ignore_patterns("build"))
     target = tmp_path_factory.mktemp("example-site")
     subprocess.run(
         [
@@ -38,7 +45,7 @@ def example_site(tmp_path_factory):
             "--no-build-isolation",
             "--target",
             str(target),
-            str(REPO / "examples" / "mias-bench-example-plugin"),
+            str(source),
         ],
         check=True,
         capture_output=True,
@@ -54,7 +61,7 @@ def test_detectors_list_json_shows_outside_and_broken_plugins_and_exits_0(exampl
     assert proc.returncode == 0, proc.stderr
     rows = {(r["name"], r["distribution"]): r for r in json.loads(proc.stdout)}
     example = rows[("local-contrast", "mias-bench-example-plugin")]
-    assert example["status"] == "ok" and example["version"] == "0.3.0"
+    assert example["status"] == "ok" and example["version"] == "0.3.0", example["error"]
     assert rows[("intensity-zscore", "mias-bench")]["status"] == "ok"
     assert "a_dependency_that_is_not_installed" in rows[("broken-import", "broken-plugins")]["error"]
     assert "duplicate name" in rows[("intensity-zscore", "broken-plugins")]["error"]
