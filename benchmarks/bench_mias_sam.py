@@ -17,6 +17,8 @@ Four measurements, each a sub-command (``all`` runs every one):
             GFLOP/s (FLOPs counted by torch's FlopCounterMode) against this CPU's
             float32 peak; peak RSS of each at batch 1, in child processes; and
             the fused encoder's seconds per image at batch 1 and at batch 4.
+``encoder-batch`` both kernels at ``--batch`` images per call (default 8, what
+            the defaults chose before the fused attention), alternating.
 ``run``     One ViT-B run at the defaults (child process): per-stage seconds per
             image (encode, search, map, decode), encodes per image, the encoder
             batch chosen from memory, peak RSS (target: at most 4 GiB).
@@ -340,6 +342,50 @@ def sweep_report(root: Path, variant: str, sizes: dict) -> dict:
     }
 
 
+def encoder_batch_report(batch: int, rounds: int) -> dict:
+    """Both kernels at one batch size, side by side: ``batch`` images per call, alternating, ``rounds`` times each.
+
+    At batch 8 (what the defaults chose before the fused attention) this
+    compares with the encoder as it ran by default, not only kernel for kernel
+    at batch 1. segment-anything's attention needs about 16 GiB at batch 8.
+    """
+    import torch
+
+    from bench_mias_sam.encoder import SamEncoder
+    from bench_mias_sam.pipeline import model_image
+    from bench_mias_sam.sam_models import load_sam
+
+    sam = load_sam("vit_b", "random-init", seed=0, device="cpu").model
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # as in encoder_report: relative positions drawn, so the bias is not all zeros
+        for block in sam.image_encoder.blocks:
+            block.attn.rel_pos_h.normal_(0, 0.02, generator=generator)
+            block.attn.rel_pos_w.normal_(0, 0.02, generator=generator)
+    with tempfile.TemporaryDirectory() as tmp:
+        _, cases = synthetic(Path(tmp), "brain", n_train=1, n_valid=2, n_test=batch + 1)
+    pictures = [model_image(c.image, 256)[0] for c in cases["test"]][:batch]
+    seconds = {"reference": [], "fused": []}
+    cpu_seconds = {"reference": [], "fused": []}
+    for i in range(rounds):
+        for kernel in ("reference", "fused") if i % 2 == 0 else ("fused", "reference"):
+            encoder = SamEncoder(sam, device="cpu", attention=kernel, batch=batch)
+            start, cpu = time.perf_counter(), time.process_time()
+            encoder(pictures)
+            seconds[kernel].append((time.perf_counter() - start) / batch)
+            cpu_seconds[kernel].append((time.process_time() - cpu) / batch)
+    wall = {k: float(np.mean(v)) for k, v in seconds.items()}
+    cpu = {k: float(np.mean(v)) for k, v in cpu_seconds.items()}
+    return {
+        "batch": batch,
+        "rounds": rounds,
+        "threads": torch.get_num_threads(),
+        "s_per_image": seconds,
+        "cpu_s_per_image": cpu_seconds,
+        "fused_over_reference": wall["fused"] / wall["reference"],
+        "fused_over_reference_cpu_time": cpu["fused"] / cpu["reference"],
+    }
+
+
 def run_child(args: list[str]) -> dict:
     result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=os.environ)
     if result.returncode != 0:
@@ -363,10 +409,13 @@ def print_banks(rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["all", "banks", "encoder", "run", "sweep", "encoder-child", "run-child"])
+    modes = ["all", "banks", "encoder", "encoder-batch", "run", "sweep", "encoder-child", "run-child"]
+    parser.add_argument("what", choices=modes)
     parser.add_argument("kernel", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--modalities", default="brain,liver,retina")
     parser.add_argument("--images", type=int, default=2, help="ViT-B test images for `encoder`")
+    parser.add_argument("--batch", type=int, default=8, help="images per encoder call for `encoder-batch`")
+    parser.add_argument("--rounds", type=int, default=2, help="calls per kernel for `encoder-batch`")
     parser.add_argument("--variant", default="vit_b", help="sam_variant for `run`")
     parser.add_argument("--sweep-variant", default="tiny", help="sam_variant for `sweep` (vit_b: use --train/--test)")
     parser.add_argument("--train", type=int, default=2)
@@ -391,6 +440,10 @@ def main() -> None:
         report["encoder"] = encoder_report(args.images)
         if not args.json:
             print(json.dumps(report["encoder"], indent=2))
+    if args.what == "encoder-batch":
+        report["encoder_batch"] = encoder_batch_report(args.batch, args.rounds)
+        if not args.json:
+            print(json.dumps(report["encoder_batch"], indent=2))
     if args.what in ("all", "run"):
         child = ["run-child", "--variant", args.variant, "--train", str(args.train), "--test", str(args.test)]
         report["run"] = run_child(child)

@@ -59,3 +59,24 @@ def test_the_run_example_works_as_written(tmp_path, monkeypatch, capsys):
     runs = store.list_runs()
     assert sorted(r.detector for r in runs) == ["mias-sam", "patchcore-r18"]
     assert all(r.status == "complete" for r in runs)
+
+
+def test_the_python_examples_define_working_detectors():
+    """The plugin quick start predicts on a sealed case; the anomalib example names anomalib's Stfpm."""
+    import numpy as np
+
+    from bench.sdk import Case, Detector
+
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(blocks) == 2
+    brightness, stfpm = {}, {}
+    exec(compile(blocks[0], "README.md", "exec"), brightness)
+    exec(compile(blocks[1], "README.md", "exec"), stfpm)
+    detector = brightness["Brightness"]
+    assert issubclass(detector, Detector) and detector.name == "brightness"
+    image = np.zeros((8, 8), np.float32)
+    image[2, 3] = 0.9
+    (prediction,) = detector().predict([Case("test-0001", image, "brain", "test", 8)])
+    assert prediction.score == np.float32(0.9) and prediction.anomaly_map[2, 3] == np.float32(0.9)
+    config = stfpm["Stfpm"].Config()
+    assert stfpm["Stfpm"].name == "stfpm" and config.MODEL == "Stfpm" and config.epochs == 100
