@@ -64,40 +64,6 @@ def hub_checkpoint_path(url: str, model_dir: str | Path | None = None, file_name
     return folder / (file_name or Path(urlparse(url).path).name)
 
 
-def cached_timm_weights(backbone: str) -> Path | None:
-    """The cached file timm would load for ``backbone``'s pretrained weights, or ``None`` (no network call)."""
-    from timm.models import get_pretrained_cfg
-    from timm.models._builder import _resolve_pretrained_source
-
-    cfg = get_pretrained_cfg(backbone)
-    if cfg is None:
-        return None
-    kind, location = _resolve_pretrained_source(cfg.to_dict())
-    if kind == "url":
-        path = hub_checkpoint_path(location)
-        return path if path.is_file() else None
-    if kind != "hf-hub":
-        return None
-    from huggingface_hub import try_to_load_from_cache
-    from timm.models._hub import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME, hf_split
-
-    repo, filename = location if isinstance(location, tuple) else (location, None)
-    repo_id, revision = hf_split(repo)
-    for name in [filename] if filename else [HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME]:
-        hit = try_to_load_from_cache(repo_id, name, revision=revision)
-        if isinstance(hit, str):
-            return Path(hit)
-    return None
-
-
-def cached_torchvision_weights(architecture: str) -> Path | None:
-    """The cached file of torchvision's default ImageNet weights for ``architecture``, or ``None``."""
-    import torchvision
-
-    path = hub_checkpoint_path(torchvision.models.get_model_weights(architecture).DEFAULT.url)
-    return path if path.is_file() else None
-
-
 def _timm_command(repo_id: str) -> str:
     model = repo_id.removeprefix("timm/")
     return f"python -c \"import timm; timm.create_model('{model}', pretrained=True)\""

@@ -177,7 +177,6 @@ def test_named_configs_pass_every_non_run_field_to_the_model():
 
 def test_the_demo_plans_each_detector_with_demo_settings_the_config_accepts():
     from bench.demo import plan_detectors
-    from bench_anomalib.backbone_weights import cached_timm_weights, cached_torchvision_weights
 
     plan = plan_detectors(list(DETECTORS))
     assert set(plan.detectors) == set(DETECTORS) and not plan.skipped
@@ -186,5 +185,5 @@ def test_the_demo_plans_each_detector_with_demo_settings_the_config_accepts():
         assert config.input_size <= 128 and config.train_batch_size <= 24
         backbone = overrides.get("backbone", overrides.get("model_args", {}).get("backbone"))
         assert backbone.startswith("resnet18")
-        cached = (cached_torchvision_weights if name == "cfa" else cached_timm_weights)(backbone) is not None
-        assert config.pretrained is cached  # random-init only where the weights are not already cached
+        # shortened training is a smoke test: always random-init, so the platform marks it and never ranks it
+        assert config.pretrained is False
