@@ -75,8 +75,17 @@ class MiasSam(Detector):
     name = "mias-sam"
     version = "1.1"
     Config = MiasSamConfig
+    # gpu: SAM's encoder is meant for CUDA (a grid asks for a GPU where its cluster has one). memory_gib: a
+    # ViT-B run at the defaults peaked at 2.74 GiB on CPU (benchmarks/README.md); 4 is the encoder's own
+    # default budget (encoder_memory_gib), which bounds its batch.
     capabilities = Capabilities(
-        outputs_mask=True, needs_fit=True, modalities=("*",), needs_weights=True, uses_validation=True
+        outputs_mask=True,
+        needs_fit=True,
+        modalities=("*",),
+        needs_weights=True,
+        uses_validation=True,
+        gpu=True,
+        memory_gib=4.0,
     )
     checkpoints = SAM_CHECKPOINTS
     presets = PRESETS

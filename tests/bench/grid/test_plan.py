@@ -172,3 +172,11 @@ def test_resources_follow_the_declared_capabilities_and_the_device():
     plain = resources_of(IntensityZScore, "auto")
     assert (plain.cpus, plain.gpus, plain.memory_bytes) == (1.0, 0.0, 0)
     assert resources_of(IntensityZScore, "cuda").gpus == 1.0  # asked for explicitly
+
+
+def test_the_reference_detector_declares_what_a_grid_reserves_for_it():
+    from bench_mias_sam import MiasSam
+
+    needs = resources_of(MiasSam, "auto")
+    assert (needs.cpus, needs.gpus, needs.memory_bytes) == (1.0, 1.0, 4 * 1024**3)
+    assert resources_of(MiasSam, "cpu").gpus == 0.0
