@@ -29,11 +29,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
+
+from measure import peak_rss, time_fit_predict
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -75,16 +75,7 @@ def _child(args: argparse.Namespace) -> None:
     test = [frame.apply(r.load()) for r in dataset.cases("test")]
     detector = cls(config, DetectorContext(device=args.device, seed=0, batch_size=args.batch_size))
 
-    start = time.perf_counter()
-    detector.fit(train)
-    _sync(args.device)
-    fit_s = time.perf_counter() - start
-    detector.predict(test[: args.batch_size])  # warm-up batch, not timed
-    _sync(args.device)
-    start = time.perf_counter()
-    detector.predict(test)
-    _sync(args.device)
-    predict_s = time.perf_counter() - start
+    fit_s, predict_s = time_fit_predict(detector, train, test, args.device, args.batch_size)
 
     notes = detector.run_info().notes
     dumped = config.model_dump(mode="json")
@@ -104,17 +95,10 @@ def _child(args: argparse.Namespace) -> None:
                 "fit_s": round(fit_s, 2),
                 "fit_s_per_image": round(fit_s / max(images_seen, 1), 4),
                 "predict_s_per_image": round(predict_s / len(test), 4),
-                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "peak_rss_mib": round(peak_rss() / 2**20, 1),
             }
         )
     )
-
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        import torch
-
-        torch.cuda.synchronize()
 
 
 def main() -> None:

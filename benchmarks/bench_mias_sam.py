@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -45,6 +44,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from measure import peak_rss
 
 # This file shares its name with the plugin package: keep its own folder off the import path.
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -62,21 +62,6 @@ BANK_OPTIONS = {
 }
 TINY = {"sam_variant": "tiny", "weights": "random-init"}
 MIB = 2**20
-
-
-def peak_rss() -> int:
-    """This process's peak resident set (bytes): VmHWM, which a child does not inherit across exec.
-
-    (``getrusage``'s ru_maxrss does carry the parent's peak over ``execve`` on Linux.)
-    """
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
 def synthetic(root: Path, modality: str, **sizes):

@@ -24,7 +24,8 @@ import json
 import os
 import sys
 import tempfile
-import time
+
+from measure import time_fit_predict
 
 # This file shares its name with the plugin package: keep its folder off the import path.
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,28 +46,12 @@ def _load_cases(root: str, modality: str):
     return train, test
 
 
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        import torch
-
-        torch.cuda.synchronize()
-
-
 def _measure(cls, train, test, args) -> dict:
     from bench.contract import DetectorContext
 
     config = cls.Config(pretrained=False, input_size=args.input_size)
     detector = cls(config, DetectorContext(device=args.device, seed=0, batch_size=args.batch_size))
-    start = time.perf_counter()
-    detector.fit(train)
-    _sync(args.device)
-    fit_s = time.perf_counter() - start
-    detector.predict(test[: args.batch_size])  # warm-up batch, not timed
-    _sync(args.device)
-    start = time.perf_counter()
-    detector.predict(test)
-    _sync(args.device)
-    predict_s = time.perf_counter() - start
+    fit_s, predict_s = time_fit_predict(detector, train, test, args.device, args.batch_size)
     notes = detector.run_info().notes
     return {
         "detector": cls.name,

@@ -107,7 +107,7 @@ def test_the_outside_plugins_own_checkpoint_is_listed_and_used(example_site, tmp
 
 
 def test_detectors_list_imports_no_heavy_library():
-    # What keeps the listing fast; its time is measured in benchmarks/bench_cli_startup.py.
+    # What keeps the listing fast; its time is measured in benchmarks/bench_startup.py.
     code = (
         "import sys; from bench.cli.app import run_cli; run_cli(['detectors','list']);"
         "heavy=[m for m in ('torch','anomalib','faiss','segment_anything','sklearn') if m in sys.modules];"

@@ -1,4 +1,4 @@
-"""A planted-lesion BMAD brain tree, and a detector run on it through the CLI."""
+"""The baselines' tests (anomalib bridge, ReContrast): a planted-lesion brain tree, and a run through the CLI."""
 
 from __future__ import annotations
 
