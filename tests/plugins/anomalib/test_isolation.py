@@ -10,16 +10,9 @@ be downloaded, only cached files read.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import pytest
-
-SUPPORT = Path(__file__).resolve().parents[2] / "support"
+from sandbox import files, fresh_env, plant_timm_resnet18, run_script
 
 SCRIPT = """
 import json, sys
@@ -66,64 +59,15 @@ print(json.dumps(out))
 """
 
 
-def _fresh_env(tmp_path: Path) -> tuple[dict[str, str], dict[str, Path]]:
-    folders = {name: tmp_path / name for name in ("home", "hf", "torch", "xdg", "tmp", "cwd", "work")}
-    for folder in folders.values():
-        folder.mkdir(exist_ok=True)
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TORCH", "XDG_", "MPL", "HUGGINGFACE"))}
-    env = {
-        **keep,
-        "HOME": str(folders["home"]),
-        "HF_HOME": str(folders["hf"]),
-        "TORCH_HOME": str(folders["torch"]),
-        "XDG_CACHE_HOME": str(folders["xdg"]),
-        "TMPDIR": str(folders["tmp"]),
-        "HF_HUB_OFFLINE": "0",  # online in name, but the endpoint below is a closed local port
-        "HF_ENDPOINT": "http://127.0.0.1:9",
-        "PYTHONPATH": os.pathsep.join([str(SUPPORT), keep.get("PYTHONPATH", "")]),
-        "OMP_NUM_THREADS": "1",
-    }
-    return env, folders
-
-
-def _run(script: str, env: dict[str, str], cwd: Path, *args: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script), *args], cwd=cwd, env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _files(folder: Path) -> dict[str, int]:
-    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*") if p.is_file()}
-
-
-def _plant_resnet18_in_the_hub_cache(hf_home: Path) -> tuple[Path, float]:
-    """A random resnet18 saved where timm looks for ``timm/resnet18.a1_in1k``'s weights in the hub cache."""
-    import timm
-    import torch
-    from safetensors.torch import save_file
-
-    torch.manual_seed(11)
-    model = timm.create_model("resnet18", pretrained=False)
-    repo = hf_home / "hub" / "models--timm--resnet18.a1_in1k"
-    commit = "fedcba9876543210fedcba9876543210fedcba98"
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(commit)
-    path = repo / "snapshots" / commit / "model.safetensors"
-    path.parent.mkdir(parents=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
-    return path, float(model.conv1.weight.detach().double().sum())
-
-
 @pytest.mark.slow
 def test_cached_weights_are_reported_missing_ones_named_and_nothing_written_outside_the_work_dir(tmp_path):
-    env, folders = _fresh_env(tmp_path)
-    weights, conv1_sum = _plant_resnet18_in_the_hub_cache(folders["hf"])
+    # online in name, but the endpoint is a closed local port
+    env, folders = fresh_env(tmp_path, HF_HUB_OFFLINE="0", HF_ENDPOINT="http://127.0.0.1:9")
+    weights, conv1_sum = plant_timm_resnet18(folders["hf"], seed=11, commit="fedcba9876543210fedcba9876543210fedcba98")
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
-    before = {name: _files(folder) for name, folder in folders.items()}
+    before = {name: files(folder) for name, folder in folders.items()}
 
-    out = _run(SCRIPT, env, folders["cwd"], str(folders["work"]))
+    out = run_script(SCRIPT, env, folders["cwd"], str(folders["work"]))
 
     rd4ad, cfa = out["rd4ad"], out["cfa"]
     assert out["rd4ad_conv1_sum"] == pytest.approx(conv1_sum, rel=1e-9)  # the cached file, not a random init
@@ -143,7 +87,7 @@ def test_cached_weights_are_reported_missing_ones_named_and_nothing_written_outs
     assert message is not None and "vgg19_bn-c79401a0.pth" in message and str(folders["torch"]) in message
     assert "torch.hub.load_state_dict_from_url" in message and "pretrained=false" in message
 
-    after = {name: _files(folder) for name, folder in folders.items()}
+    after = {name: files(folder) for name, folder in folders.items()}
     for folder in ("home", "hf", "torch", "xdg", "cwd", "tmp"):
         assert after[folder] == before[folder], f"{folder} gained files: {set(after[folder]) - set(before[folder])}"
     assert not any(folders["home"].iterdir()) and not any(folders["cwd"].iterdir())
